@@ -1,0 +1,49 @@
+# LatchGate build. Every artifact is a static musl binary (see .cargo/config.toml).
+TARGET  := x86_64-unknown-linux-musl
+BIN_DIR := target/$(TARGET)/release
+CARGO   ?= cargo
+PREFIX  ?= /usr/local
+
+.PHONY: all build test bootstrap providers providers-check lint unit integration python run bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+	@file $(BIN_DIR)/latchgate | grep -q 'static' || { echo "latchgate is not statically linked"; exit 1; }
+
+bootstrap:
+	scripts/bootstrap.sh
+
+# Rebuild the WASM providers byte-identically from vendor/providers.
+providers:
+	scripts/build-providers.sh
+
+providers-check:
+	scripts/build-providers.sh --check
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --release --locked --lib
+
+integration: build
+	LATCHGATE_BIN=$(CURDIR)/$(BIN_DIR)/latchgate $(CARGO) test --release --locked --test '*'
+
+python: build
+	LATCHGATE_BIN=$(CURDIR)/$(BIN_DIR)/latchgate .venv/bin/python -m pytest -q tests/python
+
+test: bootstrap providers-check build lint unit integration python
+	@echo "make test: all suites passed"
+
+run: build
+	$(BIN_DIR)/latchgate up
+
+bench: build
+	scripts/bench.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf vendor/providers/target .venv

@@ -1,0 +1,91 @@
+//! The `latchgate` command line (lexopt). Each command parses its own flags
+//! and calls into the library; errors name the flag and what is allowed.
+
+pub mod audit;
+pub mod up;
+pub mod verify;
+
+use lexopt::prelude::*;
+use std::ffi::OsString;
+
+const USAGE: &str = "\
+latchgate — execution security kernel for AI agents
+
+Usage: latchgate <command> [options]
+
+Commands:
+  up       [--config FILE] [--expose-http ADDR]      run the gate (Unix socket, optional TCP)
+  audit    [--limit N] [--json] [filters]             read the ledger
+  verify   [--ledger DIR] [--json]                    check the ledger offline (exit 0 intact, 2 broken, 1 unreadable)
+  version                                             print the version
+  help                                                this text
+
+Run `latchgate <command> --help` for a command's options.";
+
+/// Entry point of the `latchgate` binary; returns the process exit code.
+pub fn main() -> i32 {
+    let mut args = std::env::args_os().skip(1);
+    let Some(cmd) = args.next() else {
+        eprintln!("{USAGE}");
+        return 2;
+    };
+    let rest: Vec<OsString> = args.collect();
+    let result = match cmd.to_str() {
+        Some("up") => up::run(rest),
+        Some("audit") => audit::run(rest),
+        Some("verify") => verify::run(rest),
+        Some("version" | "--version" | "-V") => {
+            println!("latchgate {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        _ => Err(format!(
+            "unknown command `{}`; commands: up, audit, verify, version, help",
+            cmd.to_string_lossy()
+        )),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("latchgate: {msg}");
+            2
+        }
+    }
+}
+
+/// Turns a lexopt error into our message style.
+pub fn arg_error(e: lexopt::Error) -> String {
+    e.to_string()
+}
+
+/// Reads a flag's value as UTF-8 text.
+pub fn value_str(p: &mut lexopt::Parser, flag: &str) -> Result<String, String> {
+    let v = p.value().map_err(arg_error)?;
+    v.into_string()
+        .map_err(|_| format!("{flag}: value is not valid UTF-8"))
+}
+
+/// Rejects an unexpected argument, naming it.
+pub fn unexpected(arg: lexopt::Arg<'_>, command: &str) -> String {
+    let shown = match arg {
+        Short(c) => format!("-{c}"),
+        Long(l) => format!("--{l}"),
+        Value(v) => v.to_string_lossy().into_owned(),
+    };
+    format!("{command}: unexpected argument `{shown}` (see `latchgate {command} --help`)")
+}
+
+/// The ledger directory: `--ledger DIR`, else the configured data directory's.
+pub fn ledger_dir(
+    explicit: Option<std::path::PathBuf>,
+    config: Option<&std::path::Path>,
+) -> Result<std::path::PathBuf, String> {
+    if let Some(d) = explicit {
+        return Ok(d);
+    }
+    let cfg = crate::config::load(config).map_err(|e| e.to_string())?;
+    Ok(cfg.ledger_dir())
+}

@@ -1,0 +1,184 @@
+//! Ed25519 signing keys (receipts, grants, checkpoints) and strict
+//! verification, from `ed25519-compact`.
+
+use super::{hex, keyfile, random, CryptoError};
+use ed25519_compact::{KeyPair, PublicKey, Seed, Signature};
+use std::fmt;
+use std::path::Path;
+
+/// An Ed25519 signing key. Signatures are deterministic (RFC 8032).
+pub struct SigningKey {
+    pair: KeyPair,
+}
+
+impl fmt::Debug for SigningKey {
+    /// Shows only the key id: the seed must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({})", self.key_id())
+    }
+}
+
+impl SigningKey {
+    /// Loads the raw 32-byte seed at `path`, or creates it (mode 0600,
+    /// atomically) when the file does not exist.
+    ///
+    /// A file of any other size, with group/other permission bits, or
+    /// holding the all-zero seed is an error naming the path.
+    pub fn load_or_create(path: &Path) -> Result<SigningKey, CryptoError> {
+        if let Some(seed) = keyfile::read::<32>(path)? {
+            return Self::from_seed(seed).map_err(|_| CryptoError::KeyFile {
+                path: path.to_path_buf(),
+                reason: "invalid seed (all zero)".into(),
+            });
+        }
+        let key = Self::generate()?;
+        let seed = key.pair.sk.seed();
+        if keyfile::create(path, &seed[..])? {
+            return Ok(key);
+        }
+        // Someone else created the file between our read and create: use theirs.
+        match keyfile::read::<32>(path)? {
+            Some(seed) => Self::from_seed(seed).map_err(|_| CryptoError::KeyFile {
+                path: path.to_path_buf(),
+                reason: "invalid seed (all zero)".into(),
+            }),
+            None => Err(CryptoError::KeyFile {
+                path: path.to_path_buf(),
+                reason: "file vanished while being created".into(),
+            }),
+        }
+    }
+
+    /// A new random key.
+    pub fn generate() -> Result<SigningKey, CryptoError> {
+        let mut seed = [0u8; 32];
+        random::fill(&mut seed)?;
+        Self::from_seed(seed)
+    }
+
+    /// The key for a 32-byte seed (the all-zero seed is refused).
+    pub fn from_seed(seed: [u8; 32]) -> Result<SigningKey, CryptoError> {
+        let pair = KeyPair::try_from_seed(Seed::new(seed))
+            .map_err(|_| CryptoError::Key("invalid Ed25519 seed"))?;
+        Ok(SigningKey { pair })
+    }
+
+    /// The 64-byte signature of `msg`.
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        *self.pair.sk.sign(msg, None)
+    }
+
+    /// The 32-byte public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        *self.pair.pk
+    }
+
+    /// Lowercase hex of the public key.
+    pub fn public_hex(&self) -> String {
+        hex::encode(&self.public_key())
+    }
+
+    /// Short key id: the first 16 hex characters of the public key.
+    pub fn key_id(&self) -> String {
+        let mut id = self.public_hex();
+        id.truncate(16);
+        id
+    }
+}
+
+/// Verifies `sig` over `msg` for `public`. Strict: rejects non-canonical
+/// encodings and small-order keys and points.
+pub fn verify(public: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+    PublicKey::new(*public)
+        .verify(msg, &Signature::new(*sig))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keyfile::tests::temp_dir;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn arr<const N: usize>(h: &str) -> [u8; N] {
+        hex::decode(h).unwrap().try_into().unwrap()
+    }
+
+    #[test]
+    fn rfc8032_test_vector_1() {
+        let key = SigningKey::from_seed(arr(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        ))
+        .unwrap();
+        assert_eq!(
+            key.public_hex(),
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        );
+        assert_eq!(key.key_id(), "d75a980182b10ab7");
+        let sig = key.sign(b"");
+        assert_eq!(
+            hex::encode(&sig),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155\
+             5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+        assert!(verify(&key.public_key(), b"", &sig));
+        assert!(!verify(&key.public_key(), b"x", &sig));
+        let mut bad = sig;
+        bad[0] ^= 1;
+        assert!(!verify(&key.public_key(), b"", &bad));
+    }
+
+    #[test]
+    fn verify_rejects_small_order_key_and_non_canonical_s() {
+        // The identity point as public key with an all-zero-R signature.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        assert!(!verify(&identity, b"msg", &sig));
+        // s >= L is rejected even for an otherwise valid signature.
+        let key = SigningKey::from_seed([7u8; 32]).unwrap();
+        let mut s = key.sign(b"m");
+        s[63] |= 0xf0;
+        assert!(!verify(&key.public_key(), b"m", &s));
+    }
+
+    #[test]
+    fn zero_seed_is_refused() {
+        assert!(SigningKey::from_seed([0u8; 32]).is_err());
+    }
+
+    #[test]
+    fn generate_signs_and_debug_hides_seed() {
+        let key = SigningKey::generate().unwrap();
+        let sig = key.sign(b"hello");
+        assert!(verify(&key.public_key(), b"hello", &sig));
+        assert_eq!(format!("{key:?}"), format!("SigningKey({})", key.key_id()));
+    }
+
+    #[test]
+    fn load_or_create_persists_with_mode_0600() {
+        let dir = temp_dir("ed25519");
+        let path = dir.join("receipt-signing.key");
+        let a = SigningKey::load_or_create(&path).unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(meta.len(), 32);
+        let b = SigningKey::load_or_create(&path).unwrap();
+        assert_eq!(a.public_key(), b.public_key());
+
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = SigningKey::load_or_create(&path).unwrap_err();
+        assert!(e.to_string().contains("receipt-signing.key"), "{e}");
+
+        fs::write(&path, [1u8; 31]).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let e = SigningKey::load_or_create(&path).unwrap_err();
+        assert!(e.to_string().contains("receipt-signing.key"), "{e}");
+
+        fs::write(&path, [0u8; 32]).unwrap();
+        assert!(SigningKey::load_or_create(&path).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,38 @@
+//! Action discovery: list, detail and request schema (no auth, as v0.2).
+//! Unknown ids answer a bare 404 with an empty body, as the reference does.
+
+use super::{pipeline, Gate};
+use crate::json::Value;
+use crate::net::http::Response;
+use crate::obj;
+
+/// GET /v1/actions
+pub fn list(gate: &Gate) -> Response {
+    let actions: Vec<Value> = gate
+        .registry
+        .list()
+        .iter()
+        .map(|a| a.list_entry_json())
+        .collect();
+    Response::json(200, obj! { "actions" => actions }.to_json())
+}
+
+/// GET /v1/actions/{id}
+pub fn detail(gate: &Gate, id: &str) -> Response {
+    match gate.registry.get(id) {
+        Some(a) => {
+            let digest =
+                pipeline::trust::module_digest(&gate.builtin_digests, a).unwrap_or_default();
+            Response::json(200, a.detail_json(&digest).to_json())
+        }
+        None => Response::empty(404),
+    }
+}
+
+/// GET /v1/actions/{id}/schema/request
+pub fn request_schema(gate: &Gate, id: &str) -> Response {
+    match gate.registry.get(id) {
+        Some(a) => Response::json(200, a.request_schema_json().to_json()),
+        None => Response::empty(404),
+    }
+}

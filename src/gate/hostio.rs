@@ -1,0 +1,157 @@
+//! The host side of a provider's imports: `http_request` goes through the
+//! egress layer (declared sinks only, public addresses only unless allowed,
+//! no redirects, size and time limits); `log` goes to stderr, bounded.
+//!
+//! The provider sends `{method, url, headers?, body?}`; it gets back
+//! `{status_code, headers, body, url}` or `{"error": "<code>: <message>"}`.
+//! What the host observed (status and origin) is kept for verification.
+
+use crate::egress::{EgressError, HttpRequest, Sinks};
+use crate::gate::Gate;
+use crate::json::{Map, Value};
+use crate::obj;
+use std::time::Instant;
+
+/// One observed effect: the status the upstream really answered, and where.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    /// HTTP status.
+    pub status: u16,
+    /// `scheme://host` contacted.
+    pub origin: String,
+}
+
+/// Host state for one run.
+pub struct GateHost<'a> {
+    gate: &'a Gate,
+    sinks: &'a Sinks,
+    max_response_bytes: usize,
+    /// Effects the host saw.
+    pub observed: Vec<Observed>,
+    /// Egress refusals (policy: undeclared sink, private address, ...).
+    pub refusals: Vec<EgressError>,
+    /// Other egress failures (DNS, connect, TLS, timeout, ...).
+    pub failures: Vec<EgressError>,
+}
+
+/// Egress error codes that are policy refusals rather than network failures.
+const REFUSALS: &[&str] = &[
+    "undeclared_sink",
+    "private_address",
+    "port_not_allowed",
+    "unsupported_scheme",
+    "insecure_secret_transport",
+];
+
+impl<'a> GateHost<'a> {
+    /// Host state bound to an action's sinks and response limit.
+    pub fn new(gate: &'a Gate, sinks: &'a Sinks, max_response_bytes: usize) -> Self {
+        GateHost {
+            gate,
+            sinks,
+            max_response_bytes,
+            observed: Vec::new(),
+            refusals: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    fn request(&mut self, raw: &[u8], deadline: Instant) -> Result<Value, String> {
+        let v = crate::json::parse(raw)
+            .map_err(|e| format!("bad_request: request is not JSON: {e}"))?;
+        let method = v
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let url = v
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or("bad_request: missing url")?
+            .to_string();
+        let mut headers = Vec::new();
+        if let Some(h) = v.get("headers").and_then(Value::as_object) {
+            for (k, val) in h.iter() {
+                let text = match val {
+                    Value::String(s) => s.clone(),
+                    other => other.to_json(),
+                };
+                headers.push((k.clone(), text));
+            }
+        }
+        let body = match v.get("body") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone().into_bytes()),
+            Some(other) => {
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push(("Content-Type".into(), "application/json".into()));
+                }
+                Some(other.to_json().into_bytes())
+            }
+        };
+        let req = HttpRequest {
+            method,
+            url,
+            headers,
+            body,
+        };
+        let resp =
+            match self
+                .gate
+                .egress
+                .send(&req, self.sinks, &[], deadline, self.max_response_bytes)
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let text = format!("{}: {}", e.code, e.message);
+                    if REFUSALS.contains(&e.code) {
+                        self.refusals.push(e);
+                    } else {
+                        self.failures.push(e);
+                    }
+                    return Err(text);
+                }
+            };
+        let origin = crate::egress::Url::parse(&resp.url)
+            .map(|u| format!("{}://{}", u.scheme, u.host))
+            .unwrap_or_default();
+        self.observed.push(Observed {
+            status: resp.status,
+            origin,
+        });
+        let mut hdrs = Map::new();
+        for (k, v) in &resp.headers {
+            hdrs.insert(k.to_ascii_lowercase(), v.as_str());
+        }
+        let body = match String::from_utf8(resp.body) {
+            Ok(s) => Value::String(s),
+            Err(_) => Value::from("<binary>"),
+        };
+        Ok(obj! {
+            "status_code" => resp.status as u64,
+            "headers" => Value::Object(hdrs),
+            "body" => body,
+            "url" => resp.url.as_str(),
+        })
+    }
+}
+
+impl crate::wasm::HostIo for GateHost<'_> {
+    fn http_request(&mut self, request: &[u8], deadline: Instant) -> Vec<u8> {
+        match self.request(request, deadline) {
+            Ok(v) => v.to_json().into_bytes(),
+            Err(msg) => obj! { "error" => msg }.to_json().into_bytes(),
+        }
+    }
+
+    fn log(&mut self, level: u8, msg: &str) {
+        let clean: String = msg
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        eprintln!("provider log [{level}]: {clean}");
+    }
+}

@@ -1,0 +1,27 @@
+//! GET /v1/receipts/{id} (lease + DPoP): the stored receipt plus
+//! `signature_status`, checked now against the gate's receipt keys.
+
+use super::errors::GateError;
+use super::pipeline::auth_step;
+use super::Gate;
+use crate::net::http::{Request, Response};
+
+/// Handles GET /v1/receipts/{id}.
+pub fn get(gate: &Gate, req: &Request, id: &str) -> Response {
+    let path = format!("/v1/receipts/{id}");
+    if let Err(e) = auth_step::authenticate(gate, req, "GET", &path) {
+        return e.response();
+    }
+    match gate.ledger.receipt(id) {
+        Some(mut receipt) => {
+            let status = crate::evidence::receipt::verify_receipt(&receipt, gate.ledger.keyring());
+            if let Some(m) = receipt.as_object_mut() {
+                m.insert("signature_status", status.as_str());
+            }
+            Response::json(200, receipt.to_json())
+        }
+        None => GateError::new(404, "not_found")
+            .message(format!("no receipt `{id}`"))
+            .response(),
+    }
+}

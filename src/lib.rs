@@ -1,0 +1,19 @@
+//! LatchGate: an execution security kernel for AI agents.
+//!
+//! Every tool call goes lease ⇒ policy ⇒ WASM sandbox ⇒ signed receipt,
+//! recorded in a tamper-evident ledger. See README.md for the map.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod egress;
+pub mod evidence;
+pub mod gate;
+pub mod json;
+pub mod net;
+pub mod registry;
+pub mod sys;
+pub mod time;
+pub mod toml;
+pub mod wasm;

@@ -1,0 +1,367 @@
+//! Readers for each part of a manifest (see `manifest.rs` for the format):
+//! one function per key or table, each checking shape and range and
+//! returning errors that name the file, key path and line.
+
+use super::convert::{line_along, table_to_json};
+use super::fields::View;
+use super::manifest::{
+    Egress, IoLimits, Limits, ManifestError, ProviderRef, RiskLevel, Secret, Verification,
+    VerifierKind, BASE_SCOPE,
+};
+use super::rules;
+use super::schema::Schema;
+use super::template::Template;
+use crate::egress::DomainRule;
+use crate::json::Value;
+
+/// What an egress entry may be, for error messages.
+const DOMAINS_ALLOWED: &str =
+    "allowed: a host name of at least two labels (also covers its subdomains), *. followed by at least two labels, or an IP literal";
+
+pub(super) fn read_provider(top: &View) -> Result<(ProviderRef, u32), ManifestError> {
+    let (p, line) = top.req_string("provider")?;
+    let allowed = "allowed: builtin:<name> or sha256:<64 lowercase hex digits>";
+    if let Some(name) = p.strip_prefix("builtin:") {
+        rules::builtin_name(name).map_err(|e| top.err("provider", line, e))?;
+        return Ok((ProviderRef::Builtin(name.to_string()), line));
+    }
+    if p.starts_with("sha256:") {
+        rules::module_digest(&p).map_err(|e| top.err("provider", line, e))?;
+        return Ok((ProviderRef::Digest(p), line));
+    }
+    Err(top.err(
+        "provider",
+        line,
+        format!("unknown provider `{p}`; {allowed}"),
+    ))
+}
+
+pub(super) fn read_risk(top: &View) -> Result<(RiskLevel, u32), ManifestError> {
+    let Some((r, line)) = top.string("risk_level")? else {
+        return Ok((RiskLevel::Low, top.line()));
+    };
+    let risk = match r.as_str() {
+        "low" => RiskLevel::Low,
+        "medium" => RiskLevel::Medium,
+        "high" => RiskLevel::High,
+        "critical" => RiskLevel::Critical,
+        _ => {
+            return Err(top.err(
+                "risk_level",
+                line,
+                format!("unknown `{r}`; allowed: low, medium, high, critical"),
+            ))
+        }
+    };
+    Ok((risk, line))
+}
+
+pub(super) fn read_verifier(top: &View) -> Result<(VerifierKind, Option<u32>), ManifestError> {
+    let Some((v, line)) = top.string("verifier")? else {
+        return Ok((VerifierKind::None, None));
+    };
+    let verifier = match v.as_str() {
+        "none" => VerifierKind::None,
+        "http_status" => VerifierKind::HttpStatus,
+        "fs_hash" => VerifierKind::FsHash,
+        _ => {
+            return Err(top.err(
+                "verifier",
+                line,
+                format!("unknown `{v}`; allowed: none, http_status, fs_hash"),
+            ))
+        }
+    };
+    Ok((verifier, Some(line)))
+}
+
+/// A list of unique strings, each checked by `check`.
+pub(super) fn read_labels(
+    view: &View,
+    key: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Result<Vec<String>, ManifestError> {
+    let Some((items, _)) = view.strings(key)? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (s, line) in items {
+        check(&s).map_err(|e| view.err(key, line, format!("`{s}`: {e}")))?;
+        if out.contains(&s) {
+            return Err(view.err(key, line, format!("`{s}` is listed twice")));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+pub(super) fn read_scopes(top: &View) -> Result<Vec<String>, ManifestError> {
+    let Some((_, line)) = top.strings("required_scopes")? else {
+        return Ok(vec![BASE_SCOPE.to_string()]);
+    };
+    let scopes = read_labels(top, "required_scopes", rules::scope)?;
+    if !scopes.iter().any(|s| s == BASE_SCOPE) {
+        return Err(top.err(
+            "required_scopes",
+            line,
+            format!("must include `{BASE_SCOPE}`"),
+        ));
+    }
+    Ok(scopes)
+}
+
+pub(super) fn read_verification(
+    top: &View,
+    verifier: VerifierKind,
+) -> Result<Verification, ManifestError> {
+    let Some(v) = top.table_at("verification")? else {
+        return Ok(Verification::default());
+    };
+    if verifier != VerifierKind::HttpStatus {
+        return Err(v.err_here(format!(
+            "[verification] only applies to verifier = \"http_status\" (this action uses `{}`)",
+            verifier.as_str()
+        )));
+    }
+    v.allow_only(&["expected_status", "required_fields"])?;
+    let mut expected_status = Vec::new();
+    if let Some((codes, _)) = v.uints("expected_status", 100, 599)? {
+        for (code, line) in codes {
+            let code = u16::try_from(code)
+                .map_err(|_| v.err("expected_status", line, "allowed: 100 to 599"))?;
+            expected_status.push(code);
+        }
+    }
+    let required_fields = read_labels(&v, "required_fields", |s| {
+        (!s.is_empty() && s.len() <= 128)
+            .then_some(())
+            .ok_or_else(|| "allowed: a field name of 1 to 128 characters".to_string())
+    })?;
+    Ok(Verification {
+        expected_status,
+        required_fields,
+    })
+}
+
+pub(super) fn read_limits(top: &View) -> Result<Limits, ManifestError> {
+    let mut limits = Limits {
+        fuel: 1_000_000,
+        memory_mb: 64,
+        timeout_seconds: 30,
+        max_io_calls: 10,
+        max_host_response_bytes: 10 * 1024 * 1024,
+    };
+    let Some(v) = top.table_at("limits")? else {
+        return Ok(limits);
+    };
+    v.allow_only(&[
+        "fuel",
+        "memory_mb",
+        "timeout_seconds",
+        "max_io_calls",
+        "max_host_response_bytes",
+    ])?;
+    let get = |key, min, max, default| -> Result<u64, ManifestError> {
+        Ok(v.uint(key, min, max)?.map_or(default, |(n, _)| n))
+    };
+    limits.fuel = get("fuel", 1, 10_000_000_000, limits.fuel)?;
+    limits.memory_mb = narrow(
+        &v,
+        "memory_mb",
+        get("memory_mb", 1, 4096, limits.memory_mb.into())?,
+    )?;
+    limits.timeout_seconds = get("timeout_seconds", 1, 600, limits.timeout_seconds)?;
+    limits.max_io_calls = narrow(
+        &v,
+        "max_io_calls",
+        get("max_io_calls", 0, 10_000, limits.max_io_calls.into())?,
+    )?;
+    limits.max_host_response_bytes = get(
+        "max_host_response_bytes",
+        1,
+        256 << 20,
+        limits.max_host_response_bytes,
+    )?;
+    Ok(limits)
+}
+
+pub(super) fn read_io(top: &View) -> Result<IoLimits, ManifestError> {
+    let mut io = IoLimits {
+        max_request_bytes: 64 * 1024,
+        max_response_bytes: 1024 * 1024,
+    };
+    let Some(v) = top.table_at("io")? else {
+        return Ok(io);
+    };
+    v.allow_only(&["max_request_bytes", "max_response_bytes"])?;
+    if let Some((n, _)) = v.uint("max_request_bytes", 1, 1 << 20)? {
+        io.max_request_bytes = narrow(&v, "max_request_bytes", n)?;
+    }
+    if let Some((n, _)) = v.uint("max_response_bytes", 1, 64 << 20)? {
+        io.max_response_bytes = narrow(&v, "max_response_bytes", n)?;
+    }
+    Ok(io)
+}
+
+/// Converts an already range-checked value to its field type.
+pub(super) fn narrow<T: TryFrom<u64>>(v: &View, key: &str, n: u64) -> Result<T, ManifestError> {
+    let line = v.item(key).map_or(v.line(), |i| i.line);
+    T::try_from(n).map_err(|_| v.err(key, line, format!("{n} does not fit this platform")))
+}
+
+pub(super) fn read_egress(top: &View) -> Result<Egress, ManifestError> {
+    let Some(v) = top.table_at("egress")? else {
+        return Ok(Egress::None);
+    };
+    v.allow_only(&["allowed_domains"])?;
+    let Some((items, _)) = v.strings("allowed_domains")? else {
+        let e = v.missing("allowed_domains");
+        return Err(ManifestError {
+            message: format!("{} (leave out [egress] for no network)", e.message),
+            ..e
+        });
+    };
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (d, line) in items {
+        let rule = DomainRule::parse(&d)
+            .map_err(|e| v.err("allowed_domains", line, format!("{e}; {DOMAINS_ALLOWED}")))?
+            .to_string();
+        if out.contains(&rule) {
+            return Err(v.err("allowed_domains", line, format!("`{d}` is listed twice")));
+        }
+        out.push(rule);
+    }
+    Ok(Egress::Allowlist(out))
+}
+
+pub(super) fn read_template(
+    top: &View,
+    provider: &ProviderRef,
+    provider_line: u32,
+) -> Result<Option<Template>, ManifestError> {
+    let Some(v) = top.table_at("template")? else {
+        return Ok(None);
+    };
+    if !matches!(provider, ProviderRef::Builtin(_)) {
+        return Err(top.err(
+            "provider",
+            provider_line,
+            "[template] needs a builtin provider (builtin:<name>)",
+        ));
+    }
+    v.allow_only(&["method", "url", "headers", "body"])?;
+    let (method, method_line) = v.req_string("method")?;
+    let (url, url_line) = v.req_string("url")?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut header_lines = Vec::new();
+    if let Some(h) = v.table_at("headers")? {
+        for (name, item) in h.table().iter() {
+            let (value, line) = h.req_string(name)?;
+            rules::header_name(name).map_err(|e| h.err(name, item.line, e))?;
+            if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                return Err(h.err(name, line, "header set twice (names are case-insensitive)"));
+            }
+            headers.push((name.clone(), value));
+            header_lines.push(line);
+        }
+    }
+    let body = v.string("body")?;
+    let t = Template::parse(
+        &method,
+        &url,
+        &headers,
+        body.as_ref().map(|(b, _)| b.as_str()),
+    )
+    .map_err(|e| {
+        let line = match e.field.as_str() {
+            "method" => method_line,
+            "url" => url_line,
+            "body" => body.as_ref().map_or(v.line(), |(_, l)| *l),
+            field => headers
+                .iter()
+                .zip(&header_lines)
+                .find(|((n, _), _)| field.strip_prefix("headers.") == Some(n.as_str()))
+                .map_or(v.line(), |(_, l)| *l),
+        };
+        v.err(&e.field, line, e.message)
+    })?;
+    Ok(Some(t))
+}
+
+pub(super) fn read_secrets(
+    top: &View,
+    template: Option<&Template>,
+) -> Result<Vec<Secret>, ManifestError> {
+    let mut out: Vec<Secret> = Vec::new();
+    for v in top.tables("secrets")? {
+        v.allow_only(&["name", "required", "header", "format"])?;
+        let (name, name_line) = v.req_string("name")?;
+        rules::secret_name(&name).map_err(|e| v.err("name", name_line, e))?;
+        if out.iter().any(|s| s.name == name) {
+            return Err(v.err(
+                "name",
+                name_line,
+                format!("secret `{name}` is declared twice"),
+            ));
+        }
+        let required = v.boolean("required")?.is_some_and(|(b, _)| b);
+        let (header, header_line) = v.req_string("header")?;
+        rules::header_name(&header).map_err(|e| v.err("header", header_line, e))?;
+        let clash_secret = out.iter().any(|s| s.header.eq_ignore_ascii_case(&header));
+        let clash_template = template.is_some_and(|t| {
+            t.header_sources()
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(&header))
+        });
+        if clash_secret || clash_template {
+            return Err(v.err(
+                "header",
+                header_line,
+                format!("header `{header}` is already set by another secret or the template"),
+            ));
+        }
+        let format = match v.string("format")? {
+            None => "{}".to_string(),
+            Some((f, line)) => {
+                if f.matches("{}").count() != 1 || f.chars().any(char::is_control) {
+                    return Err(v.err(
+                        "format",
+                        line,
+                        "must contain exactly one `{}` (where the secret goes) and no control characters",
+                    ));
+                }
+                f
+            }
+        };
+        out.push(Secret {
+            name,
+            required,
+            header,
+            format,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn read_schema(top: &View, key: &str) -> Result<Option<Value>, ManifestError> {
+    let Some(v) = top.table_at(key)? else {
+        return Ok(None);
+    };
+    let raw = table_to_json(v.table()).map_err(|(line, e)| {
+        let e = v.err_here(e);
+        ManifestError {
+            line: if line == 0 { e.line } else { line },
+            ..e
+        }
+    })?;
+    // Compiled here only to report errors with file, key and line.
+    Schema::compile_detailed(&raw).map_err(|e| {
+        let line = line_along(v.table(), v.line(), &e.path);
+        if e.path.is_empty() {
+            v.err_here(e.message)
+        } else {
+            v.err(&e.path.join("."), line, e.message)
+        }
+    })?;
+    Ok(Some(raw))
+}

@@ -1,0 +1,115 @@
+//! The engine: wasmtime configuration, the epoch ticker, the host-call linker
+//! and the compiled-module cache keyed by the module's sha256 digest.
+
+use super::abi::{self, Imports, HOST_MODULE, HTTP_REQUEST, LOG};
+use super::error::WasmError;
+use super::host::{self, StoreState};
+use super::pool::Pool;
+use super::run::RUN_THREAD_STACK;
+use super::ticker::Ticker;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use wasmtime::{Config, InstancePre, Linker, Module, Strategy};
+
+/// Most native stack a guest may use (wasmtime's own check).
+pub const MAX_WASM_STACK: usize = 512 * 1024;
+
+/// A compiled provider, ready to instantiate. Shared through `Arc`.
+pub struct Provider {
+    digest: String,
+    pub(super) pre: InstancePre<StoreState>,
+    imports: Imports,
+}
+
+impl Provider {
+    /// `sha256:<hex>` of the module bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Which host calls the module imports.
+    pub fn imports(&self) -> Imports {
+        self.imports
+    }
+}
+
+/// The WASM engine. Sync: share one per process behind an `Arc`.
+pub struct Engine {
+    pub(super) inner: wasmtime::Engine,
+    linker: Linker<StoreState>,
+    cache: Mutex<HashMap<String, Arc<Provider>>>,
+    pub(super) pool: Pool,
+    _ticker: Ticker,
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn digest(bytes: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    format!("sha256:{}", crate::crypto::hex::encode(d.as_ref()))
+}
+
+impl Engine {
+    /// Cranelift, fuel and epoch interruption on, no wasm threads (the
+    /// wasmtime "threads" feature is not compiled in), 32-bit single memory,
+    /// no backtraces in errors; starts the epoch ticker thread. Run threads
+    /// are started on demand and reused.
+    pub fn new() -> Result<Engine, WasmError> {
+        let mut config = Config::new();
+        config
+            .strategy(Strategy::Cranelift)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .wasm_memory64(false)
+            .wasm_multi_memory(false)
+            .wasm_backtrace_max_frames(None);
+        let inner =
+            wasmtime::Engine::new(&config).map_err(|e| WasmError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&inner);
+        linker
+            .func_wrap(HOST_MODULE, HTTP_REQUEST, host::http_request)
+            .and_then(|l| l.func_wrap(HOST_MODULE, LOG, host::log))
+            .map_err(|e| WasmError::Engine(format!("{e:#}")))?;
+        let ticker = Ticker::start(inner.clone())
+            .map_err(|e| WasmError::Engine(format!("cannot start the epoch thread: {e}")))?;
+        Ok(Engine {
+            inner,
+            linker,
+            cache: Mutex::new(HashMap::new()),
+            pool: Pool::new("wasm-run", RUN_THREAD_STACK),
+            _ticker: ticker,
+        })
+    }
+
+    /// Compiles `wasm` once per digest and returns the cached provider.
+    /// Refuses modules importing anything but the LatchGate host calls or
+    /// lacking `memory`, `alloc` or `execute` with the ABI types.
+    pub fn load(&self, wasm: &[u8]) -> Result<Arc<Provider>, WasmError> {
+        let digest = digest(wasm);
+        // Held while compiling, so concurrent loads of one module compile it once.
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(provider) = cache.get(&digest) {
+            return Ok(Arc::clone(provider));
+        }
+        let module =
+            Module::new(&self.inner, wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+        let imports = abi::check_module(&module)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| WasmError::Import(format!("{e:#}")))?;
+        let provider = Arc::new(Provider {
+            digest: digest.clone(),
+            pre,
+            imports,
+        });
+        cache.insert(digest, Arc::clone(&provider));
+        Ok(provider)
+    }
+
+    /// The loaded provider with this `sha256:<hex>` digest, if any.
+    pub fn get(&self, digest: &str) -> Option<Arc<Provider>> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(digest).cloned()
+    }
+}

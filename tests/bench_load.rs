@@ -1,0 +1,252 @@
+//! `make bench`: the load generator and measurements behind BENCHMARKS.md.
+//! Ignored in `make test` (benchmarks are not pass/fail); run with
+//! `cargo test --release --test bench_load -- --ignored --nocapture`.
+//!
+//! The load generator is this file: Rust threads, one keep-alive Unix-socket
+//! connection each, DPoP proofs signed with ring (ES256) per request — the
+//! same work any real client does. It shares the 2 cores with the gate, so
+//! the figures are a floor on what the gate can do, not a ceiling.
+
+mod common;
+use common::{Agent, Gate};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+struct KeepAlive {
+    w: UnixStream,
+    r: BufReader<UnixStream>,
+}
+
+impl KeepAlive {
+    fn connect(sock: &std::path::Path) -> KeepAlive {
+        let s = UnixStream::connect(sock).unwrap();
+        KeepAlive {
+            w: s.try_clone().unwrap(),
+            r: BufReader::new(s),
+        }
+    }
+    fn call(&mut self, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> u16 {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
+        out.extend_from_slice(body);
+        self.w.write_all(&out).unwrap();
+        let mut line = String::new();
+        self.r.read_line(&mut line).unwrap();
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut len = 0;
+        loop {
+            line.clear();
+            self.r.read_line(&mut line).unwrap();
+            if line.trim_end().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; len];
+        self.r.read_exact(&mut body).unwrap();
+        status
+    }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// Runs `per_thread` calls on each of `threads` connections; returns latencies and wall time.
+fn load(
+    gate: &Gate,
+    threads: usize,
+    per_thread: usize,
+    action: &str,
+    want: u16,
+) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..threads {
+        let socket = gate.socket.clone();
+        let agent = Agent::lease(gate, None);
+        let action = action.to_string();
+        handles.push(std::thread::spawn(move || {
+            let mut c = KeepAlive::connect(&socket);
+            let path = format!("/v1/actions/{action}/execute");
+            let mut lat = Vec::with_capacity(per_thread);
+            for _ in 0..per_thread {
+                let t = Instant::now();
+                let h = agent.headers("POST", &path, &Default::default());
+                let status = c.call("POST", &path, &h, b"{\"bench\":true}");
+                lat.push(t.elapsed());
+                assert_eq!(status, want);
+            }
+            lat
+        }));
+    }
+    let mut all: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let wall = start.elapsed();
+    all.sort();
+    (all, wall)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn fdatasync_ms(dir: &std::path::Path) -> f64 {
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = dir.join("fsync-probe");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&p)
+        .unwrap();
+    let mut v = Vec::new();
+    for _ in 0..300 {
+        f.write_all(&[b'x'; 300]).unwrap();
+        let t = Instant::now();
+        f.sync_data().unwrap();
+        v.push(t.elapsed());
+    }
+    v.sort();
+    pct(&v, 0.5)
+}
+
+#[test]
+#[ignore]
+fn bench() {
+    let mut report = String::new();
+    let machine = format!(
+        "{} cores, {}, kernel {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(
+                |c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                    .split(':')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string())
+            )
+            .unwrap_or_default(),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+    );
+
+    // Start to healthy (median of 5 starts, fresh data dir each).
+    let mut starts = Vec::new();
+    for i in 0..5 {
+        let t = Instant::now();
+        let g = Gate::start(&format!("bench-start{i}"));
+        starts.push(t.elapsed());
+        drop(g);
+    }
+    starts.sort();
+    let healthy_ms = pct(&starts, 0.5);
+
+    let gate = Gate::start("bench");
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = gate.child.as_ref().unwrap().id();
+    let idle_rss = rss_kib(pid);
+    let fsync = fdatasync_ms(&gate.dir);
+
+    // Floor: an unauthenticated /healthz round trip on a keep-alive connection.
+    let mut c = KeepAlive::connect(&gate.socket);
+    let mut hz = Vec::new();
+    for _ in 0..2000 {
+        let t = Instant::now();
+        assert_eq!(c.call("GET", "/healthz", &[], b""), 200);
+        hz.push(t.elapsed());
+    }
+    hz.sort();
+
+    // Warm up, then measure.
+    let _ = load(&gate, 2, 200, "echo", 200);
+    let (c1, _) = load(&gate, 1, 3000, "echo", 200);
+    let (c16, wall16) = load(&gate, 16, 500, "echo", 200);
+    let tput = c16.len() as f64 / wall16.as_secs_f64();
+    let (deny, _) = load(&gate, 1, 2000, "no_such_action", 404);
+    let loaded_rss = rss_kib(pid);
+    let size = std::fs::metadata(common::bin())
+        .map(|m| m.len())
+        .unwrap_or(0);
+
+    report.push_str("# Benchmarks\n\n");
+    report.push_str(&format!(
+        "Machine: {machine}. Generated by `make bench` ({}).\n\n",
+        latchgate::time::rfc3339_secs(latchgate::time::unix_now())
+    ));
+    report.push_str("Load generator: `tests/bench_load.rs` — Rust threads, one keep-alive connection each over the gate's Unix socket, a fresh ES256 DPoP proof per request (as every real client must). It runs on the same 2 cores as the gate, so these figures include the client's signing cost.\n\n");
+    report.push_str("Action: `echo` (built-in WASM provider, no egress). Every 200 is durable: its ledger event (with the signed receipt) is fdatasync'ed before the answer, with group commit.\n\n");
+    report.push_str("| measure | LatchGate (Rust) | LatchGate v0.2 (issue #2, same kind of machine, Python SDK) | target |\n|---|---|---|---|\n");
+    report.push_str(&format!(
+        "| execute p50, 1 client | {:.3} ms | 3.12 ms | ≤ 0.6 ms |\n",
+        pct(&c1, 0.5)
+    ));
+    report.push_str(&format!(
+        "| execute p99, 1 client | {:.3} ms | — | |\n",
+        pct(&c1, 0.99)
+    ));
+    report.push_str(&format!(
+        "| execute p50 / p99, 16 clients | {:.3} / {:.3} ms | — | |\n",
+        pct(&c16, 0.5),
+        pct(&c16, 0.99)
+    ));
+    report.push_str(&format!(
+        "| throughput, 16 clients | {tput:.0} calls/s | 667 calls/s | ≥ 3,500 |\n"
+    ));
+    report.push_str(&format!(
+        "| deny path p50 (unknown action, audited) | {:.3} ms | 1.48 ms | ≤ 0.3 ms |\n",
+        pct(&deny, 0.5)
+    ));
+    report.push_str(&format!(
+        "| start to healthy (median of 5) | {healthy_ms:.1} ms | 45.7 ms | ≤ 10 ms |\n"
+    ));
+    report.push_str(&format!(
+        "| idle RSS | {:.1} MB | 34 MB | ≤ 10 MB |\n",
+        idle_rss as f64 / 1024.0
+    ));
+    report.push_str(&format!(
+        "| RSS after the load | {:.1} MB | — | |\n",
+        loaded_rss as f64 / 1024.0
+    ));
+    report.push_str(&format!(
+        "| binary size (static, stripped) | {:.1} MB | — | ≤ 12 MB |\n\n",
+        size as f64 / 1e6
+    ));
+    report
+        .push_str("Measured in the same run, for comparison (the floors the figures sit on):\n\n");
+    report.push_str(&format!("- `/healthz` round trip on the same socket (no auth, no ledger): p50 {:.3} ms, p99 {:.3} ms\n", pct(&hz, 0.5), pct(&hz, 0.99)));
+    report.push_str(&format!(
+        "- one `fdatasync` of a 300-byte append in the same directory: p50 {fsync:.3} ms\n"
+    ));
+    print!("{report}");
+    let out = std::env::var("BENCH_OUT")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/BENCHMARKS.md").to_string());
+    std::fs::write(out, report).unwrap();
+}

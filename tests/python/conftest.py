@@ -1,0 +1,110 @@
+"""Fixtures: a local HTTPS upstream (test CA) and the real latchgate binary."""
+import http.server
+import json
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TLS = ROOT / "tests" / "fixtures" / "tls"
+
+
+def _bin() -> str:
+    return os.environ.get("LATCHGATE_BIN") or str(ROOT / "target/x86_64-unknown-linux-musl/release/latchgate")
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        body = json.dumps({"ok": True, "path": self.path, "agent": self.headers.get("User-Agent")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    """HTTPS server on 127.0.0.1 with a certificate for httpbin.org from the test CA."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(TLS / "server.pem", TLS / "server.key")
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningGate:
+    def __init__(self, tmp: Path, tcp: bool):
+        self.dir = tmp
+        self.socket = tmp / "run" / "gate.sock"
+        self.port = _free_port() if tcp else None
+        cfg = tmp / "latchgate.toml"
+        cfg.write_text(
+            f'data_dir = "{tmp / "data"}"\n'
+            f'listen_uds_path = "{self.socket}"\n'
+            f"[egress]\n"
+            f'ca_file = "{TLS / "ca.pem"}"\n'
+            f'allow_private = ["127.0.0.0/8"]\n'
+            f"[egress.hosts]\n"
+            f'"httpbin.org" = "127.0.0.1"\n'
+        )
+        self.config = cfg
+        args = [_bin(), "up", "--config", str(cfg)]
+        if tcp:
+            args += ["--expose-http", f"127.0.0.1:{self.port}"]
+        self.log = open(tmp / "gate.log", "wb")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.socket.exists():
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(str(self.socket))
+                        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        if b"200" in s.recv(100):
+                            return
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                raise RuntimeError((tmp / "gate.log").read_text())
+            time.sleep(0.02)
+        raise RuntimeError("gate did not start")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, LATCHGATE_CONFIG=str(self.config))
+        return subprocess.run([_bin(), *args], env=env, capture_output=True, text=True)
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture()
+def gate(tmp_path, monkeypatch):
+    monkeypatch.delenv("LATCHGATE_URL", raising=False)
+    g = RunningGate(tmp_path, tcp=True)
+    yield g
+    if g.proc.poll() is None:
+        g.proc.kill()
+        g.proc.wait()
