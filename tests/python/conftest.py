@@ -100,11 +100,22 @@ class RunningGate:
         return self.proc.wait(timeout=30)
 
 
-@pytest.fixture()
-def gate(tmp_path, monkeypatch):
+def _gate(tmp_path, monkeypatch, tcp):
     monkeypatch.delenv("LATCHGATE_URL", raising=False)
-    g = RunningGate(tmp_path, tcp=True)
+    g = RunningGate(tmp_path, tcp=tcp)
     yield g
     if g.proc.poll() is None:
         g.proc.kill()
         g.proc.wait()
+
+
+@pytest.fixture()
+def gate(tmp_path, monkeypatch):
+    """A gate on its Unix socket only (public_base_url http://localhost:3000)."""
+    yield from _gate(tmp_path, monkeypatch, tcp=False)
+
+
+@pytest.fixture()
+def gate_tcp(tmp_path, monkeypatch):
+    """A gate started with --expose-http (public_base_url http://127.0.0.1:PORT)."""
+    yield from _gate(tmp_path, monkeypatch, tcp=True)

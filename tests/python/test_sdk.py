@@ -48,9 +48,9 @@ def test_sdk_over_unix_socket(gate, upstream):
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def test_sdk_over_tcp(gate, upstream):
+def test_sdk_over_tcp(gate_tcp, upstream):
     async def main():
-        async with LatchGateClient(base_url=f"http://127.0.0.1:{gate.port}") as c:
+        async with LatchGateClient(base_url=f"http://127.0.0.1:{gate_tcp.port}") as c:
             return await _flow(c, upstream)
 
     run(main())
