@@ -11,6 +11,7 @@ pub mod es256;
 pub mod hex;
 mod keyfile;
 pub mod random;
+pub mod secret;
 pub mod uuid;
 
 pub use es256::jwk_thumbprint;

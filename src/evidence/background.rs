@@ -29,45 +29,47 @@ pub(crate) fn spawn(
         .spawn(move || run(inner, rx, tick))
 }
 
+/// At most one head rewrite (two fsyncs) per this interval under load, so
+/// the head does not compete with the ledger's own fsyncs on every batch.
+/// A clean shutdown writes the head synchronously (`Ledger::checkpoint`).
+pub(crate) const HEAD_MIN_INTERVAL: Duration = Duration::from_millis(200);
+
 fn run(inner: Weak<Inner>, rx: Receiver<BgMsg>, tick: Duration) {
     let mut next_tick = Instant::now() + tick;
+    let mut pending: Option<(u64, String)> = None;
+    let mut next_head = Instant::now();
     loop {
-        let wait = next_tick.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(wait) {
-            Ok(BgMsg::Durable(mut seq, mut hash)) => {
-                // Only the newest head matters: skip to the last queued one.
-                let mut stop = false;
-                loop {
-                    match rx.try_recv() {
-                        Ok(BgMsg::Durable(s, h)) => {
-                            seq = s;
-                            hash = h;
-                        }
-                        Ok(BgMsg::Stop) => {
-                            stop = true;
-                            break;
-                        }
-                        Err(_) => break,
-                    }
+        let now = Instant::now();
+        let mut wake = next_tick;
+        if pending.is_some() {
+            wake = wake.min(next_head);
+        }
+        match rx.recv_timeout(wake.saturating_duration_since(now)) {
+            Ok(BgMsg::Durable(seq, hash)) => pending = Some((seq, hash)),
+            Ok(BgMsg::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                if let (Some((seq, hash)), Some(ledger)) = (pending.take(), inner.upgrade()) {
+                    let _ = ledger.write_head(seq, &hash);
                 }
-                let Some(ledger) = inner.upgrade() else {
-                    return;
-                };
-                // A failure poisons the ledger inside write_head.
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        if pending.is_some() && now >= next_head {
+            let Some(ledger) = inner.upgrade() else {
+                return;
+            };
+            if let Some((seq, hash)) = pending.take() {
                 let _ = ledger.write_head(seq, &hash);
-                if stop {
-                    return;
-                }
             }
-            Ok(BgMsg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                next_tick = Instant::now() + tick;
-                let Some(ledger) = inner.upgrade() else {
-                    return;
-                };
-                // Errors poison the ledger; appends will report them.
-                let _ = ledger.tick();
-            }
+            next_head = Instant::now() + HEAD_MIN_INTERVAL;
+        }
+        if now >= next_tick {
+            next_tick = now + tick;
+            let Some(ledger) = inner.upgrade() else {
+                return;
+            };
+            let _ = ledger.tick();
         }
     }
 }

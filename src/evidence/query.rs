@@ -37,6 +37,11 @@ impl EventFilter {
     /// True when `record` passes every set condition. With a time bound,
     /// records without a parseable `timestamp` do not match.
     pub fn matches(&self, record: &Value) -> bool {
+        // Checkpoints are bookkeeping, not decisions: shown only when asked for.
+        let is_checkpoint = record.get("event_type").and_then(Value::as_str) == Some("checkpoint");
+        if is_checkpoint && self.event_type.as_deref() != Some("checkpoint") {
+            return false;
+        }
         let fields = [
             ("action_id", &self.action_id),
             ("principal", &self.principal),

@@ -17,7 +17,7 @@ use std::time::Instant;
 pub struct Observed {
     /// HTTP status.
     pub status: u16,
-    /// `scheme://host` contacted.
+    /// `scheme://host[:port]` contacted.
     pub origin: String,
 }
 
@@ -116,7 +116,7 @@ impl<'a> GateHost<'a> {
                 }
             };
         let origin = crate::egress::Url::parse(&resp.url)
-            .map(|u| format!("{}://{}", u.scheme, u.host))
+            .map(|u| u.origin())
             .unwrap_or_default();
         self.observed.push(Observed {
             status: resp.status,

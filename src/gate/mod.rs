@@ -22,7 +22,7 @@ use crate::crypto::ed25519::SigningKey;
 use crate::egress::{Egress, EgressConfig};
 use crate::evidence::Ledger;
 use crate::registry::Registry;
-use crate::wasm::{Engine, Provider};
+use crate::wasm::{Engine, ModuleCache, Provider};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -88,11 +88,15 @@ impl Gate {
             .map_err(|e| format!("ledger {}: {e}", cfg.ledger_dir().display()))?;
 
         let engine = Engine::new().map_err(|e| format!("wasm engine: {e}"))?;
+        let cache_key =
+            crate::crypto::secret::load_or_create(&cfg.data_dir.join("module-cache.key"))
+                .map_err(|e| format!("module cache key: {e}"))?;
+        let cache = ModuleCache::open(cfg.data_dir.join("module-cache"), cache_key)?;
         let mut providers = HashMap::new();
         let mut builtin_digests = HashMap::new();
         for (name, bytes) in BUILTIN_PROVIDERS {
             let p = engine
-                .load(bytes)
+                .load_cached(bytes, Some(&cache))
                 .map_err(|e| format!("built-in provider {name}: {e}"))?;
             builtin_digests.insert(name.to_string(), p.digest().to_string());
             providers.insert(p.digest().to_string(), p);

@@ -58,3 +58,20 @@ pub fn rss_kib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Loads a module wasmtime compiled and serialized earlier.
+///
+/// The caller must only pass bytes this process's own `Module::serialize`
+/// produced and that were authenticated since (the module cache checks an
+/// HMAC keyed by a secret in the 0700 data directory before calling this).
+pub fn deserialize_module(
+    engine: &wasmtime::Engine,
+    artifact: &[u8],
+) -> Result<wasmtime::Module, String> {
+    // SAFETY: wasmtime requires that `artifact` come from `Module::serialize`
+    // of a compatible engine and not be tampered with. Our only caller passes
+    // bytes it wrote itself and whose HMAC-SHA256 (secret key, 0600 file in a
+    // 0700 directory) it verified just before; wasmtime itself rejects
+    // artifacts from another version or configuration.
+    unsafe { wasmtime::Module::deserialize(engine, artifact) }.map_err(|e| format!("{e:#}"))
+}

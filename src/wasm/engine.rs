@@ -2,6 +2,7 @@
 //! and the compiled-module cache keyed by the module's sha256 digest.
 
 use super::abi::{self, Imports, HOST_MODULE, HTTP_REQUEST, LOG};
+use super::cache::ModuleCache;
 use super::error::WasmError;
 use super::host::{self, StoreState};
 use super::pool::Pool;
@@ -85,14 +86,33 @@ impl Engine {
     /// Refuses modules importing anything but the LatchGate host calls or
     /// lacking `memory`, `alloc` or `execute` with the ABI types.
     pub fn load(&self, wasm: &[u8]) -> Result<Arc<Provider>, WasmError> {
+        self.load_cached(wasm, None)
+    }
+
+    /// As `load`, but reuses a compiled artifact from `cache` when it holds an
+    /// authentic one for these bytes, and fills it after compiling.
+    pub fn load_cached(
+        &self,
+        wasm: &[u8],
+        disk: Option<&ModuleCache>,
+    ) -> Result<Arc<Provider>, WasmError> {
         let digest = digest(wasm);
         // Held while compiling, so concurrent loads of one module compile it once.
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(provider) = cache.get(&digest) {
             return Ok(Arc::clone(provider));
         }
-        let module =
-            Module::new(&self.inner, wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+        let module = match disk.and_then(|c| c.get(&self.inner, &digest)) {
+            Some(m) => m,
+            None => {
+                let m = Module::new(&self.inner, wasm)
+                    .map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+                if let Some(c) = disk {
+                    c.put(&digest, &m);
+                }
+                m
+            }
+        };
         let imports = abi::check_module(&module)?;
         let pre = self
             .linker

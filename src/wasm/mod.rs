@@ -6,6 +6,7 @@
 //! The ABI is documented in vendor/providers/README.md.
 
 mod abi;
+mod cache;
 mod engine;
 mod error;
 mod host;
@@ -18,6 +19,7 @@ mod ticker;
 mod tests;
 
 pub use abi::Imports;
+pub use cache::ModuleCache;
 pub use engine::{digest, Engine, Provider, MAX_WASM_STACK};
 pub use error::{RunError, WasmError};
 pub use host::{HostIo, LOG_MAX_BYTES, LOG_MAX_CALLS};

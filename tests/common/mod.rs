@@ -138,7 +138,7 @@ impl Gate {
                 "gate did not become healthy; log:\n{}",
                 self.log()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 

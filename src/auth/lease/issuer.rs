@@ -7,6 +7,8 @@ use crate::auth::jwt::{self, Parts};
 use crate::crypto::{b64url, es256, hex, sha256, CryptoError};
 use crate::json::{Map, Value};
 use crate::obj;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// `iss` and `aud` of every lease.
 pub const ISSUER: &str = "latchgate";
@@ -17,6 +19,9 @@ const MAX_LEASE_BYTES: usize = 8 * 1024;
 /// The seven registered claims every lease must carry.
 const STANDARD_CLAIMS: [&str; 7] = ["iss", "aud", "sub", "exp", "nbf", "iat", "jti"];
 
+/// Most leases whose verified claims are remembered (see `verified`).
+const VERIFIED_CACHE: usize = 4096;
+
 /// Signs and verifies leases with this process's key.
 #[derive(Debug)]
 pub struct LeaseIssuer {
@@ -24,6 +29,10 @@ pub struct LeaseIssuer {
     kid: String,
     x: [u8; 32],
     y: [u8; 32],
+    /// Leases this issuer signed, by exact token text. A token is immutable,
+    /// so its signature and claims need checking once; `exp`/`nbf` are still
+    /// checked on every use. Saves an ES256 verification per request.
+    verified: Mutex<HashMap<String, LeaseClaims>>,
 }
 
 impl LeaseIssuer {
@@ -34,7 +43,13 @@ impl LeaseIssuer {
         let mut kid = hex::encode(&sha256(&key.spki_der()));
         kid.truncate(16);
         let (x, y) = key.public_xy();
-        Ok(LeaseIssuer { key, kid, x, y })
+        Ok(LeaseIssuer {
+            key,
+            kid,
+            x,
+            y,
+            verified: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The key id in lease headers and the JWKS.
@@ -51,7 +66,33 @@ impl LeaseIssuer {
             jwt::encode_segment(&claims_json(claims))
         );
         let sig = self.key.sign(input.as_bytes())?;
-        Ok(format!("{input}.{}", b64url::encode(&sig)))
+        let token = format!("{input}.{}", b64url::encode(&sig));
+        self.remember(&token, claims);
+        Ok(token)
+    }
+
+    fn remember(&self, token: &str, claims: &LeaseClaims) {
+        let Ok(mut cache) = self.verified.lock() else {
+            return;
+        };
+        if cache.len() >= VERIFIED_CACHE {
+            let now = crate::time::unix_now();
+            cache.retain(|_, c| c.exp > now);
+            if cache.len() >= VERIFIED_CACHE {
+                cache.clear();
+            }
+        }
+        cache.insert(token.to_string(), claims.clone());
+    }
+
+    fn check_times(lease: LeaseClaims, now: i64) -> Result<LeaseClaims, AuthError> {
+        if lease.exp <= now {
+            return Err(AuthError::lease_expired("lease has expired"));
+        }
+        if lease.nbf > now {
+            return Err(AuthError::invalid_lease("lease is not yet valid (nbf)"));
+        }
+        Ok(lease)
     }
 
     /// Verifies a lease at Unix time `now` and returns its claims.
@@ -61,6 +102,14 @@ impl LeaseIssuer {
     pub fn verify(&self, token: &str, now: i64) -> Result<LeaseClaims, AuthError> {
         if token.len() > MAX_LEASE_BYTES {
             return Err(AuthError::invalid_lease("lease too large"));
+        }
+        let known = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|c| c.get(token).cloned());
+        if let Some(lease) = known {
+            return Self::check_times(lease, now);
         }
         let parts = Parts::split(token)
             .ok_or_else(|| AuthError::invalid_lease("malformed lease: expected 3 parts"))?;
@@ -88,12 +137,8 @@ impl LeaseIssuer {
         let claims = jwt::decode_object(parts.payload)
             .ok_or_else(|| AuthError::invalid_lease("malformed lease payload"))?;
         let lease = parse_claims(&claims)?;
-        if lease.exp <= now {
-            return Err(AuthError::lease_expired("lease has expired"));
-        }
-        if lease.nbf > now {
-            return Err(AuthError::invalid_lease("lease is not yet valid (nbf)"));
-        }
+        let lease = Self::check_times(lease, now)?;
+        self.remember(token, &lease);
         Ok(lease)
     }
 
