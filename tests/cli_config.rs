@@ -139,3 +139,24 @@ fn tcp_listener_and_public_base_url() {
     );
     assert_eq!((r.status, r.code()), (401, "invalid_dpop".to_string()));
 }
+
+#[test]
+fn sigterm_does_not_wait_for_idle_keep_alive_connections() {
+    use std::io::{Read, Write};
+    let mut gate = Gate::start("drain");
+    let mut s = std::os::unix::net::UnixStream::connect(&gate.socket).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("keep-alive"));
+    // The connection stays open and idle; shutdown must not wait 30 s for it.
+    let t = std::time::Instant::now();
+    assert_eq!(gate.stop(), 0);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "drain took {:?}",
+        t.elapsed()
+    );
+    drop(s);
+}

@@ -48,6 +48,8 @@ pub struct Shutdown {
     active: AtomicUsize,
     idle: (Mutex<()>, Condvar),
     listener_fds: Mutex<Vec<std::os::fd::RawFd>>,
+    /// Open connections, so shutdown can end idle keep-alive ones at once.
+    conn_fds: Mutex<std::collections::HashSet<std::os::fd::RawFd>>,
 }
 
 impl Shutdown {
@@ -61,6 +63,13 @@ impl Shutdown {
         if let Ok(fds) = self.listener_fds.lock() {
             for fd in fds.iter() {
                 crate::sys::shutdown_listener(*fd);
+            }
+        }
+        // Stop reading on every connection: an idle keep-alive one sees EOF
+        // and closes; one mid-request still writes its answer, then closes.
+        if let Ok(fds) = self.conn_fds.lock() {
+            for fd in fds.iter() {
+                crate::sys::shutdown_read(*fd);
             }
         }
     }
@@ -148,14 +157,26 @@ pub fn spawn<H: Handler>(
             let handler = Arc::clone(&handler);
             let limits_c = limits.clone();
             let shutdown_c = Arc::clone(&shutdown);
+            let fd = conn.raw_fd();
+            if let Ok(mut fds) = shutdown.conn_fds.lock() {
+                fds.insert(fd);
+            }
             let spawned = std::thread::Builder::new()
                 .name("conn".into())
                 .stack_size(CONN_STACK)
                 .spawn(move || {
                     serve_connection(conn, &peer, &*handler, &limits_c, &shutdown_c);
+                    // Unregistered after the socket is closed; a reused fd
+                    // number shut down by a drain in between is harmless.
+                    if let Ok(mut fds) = shutdown_c.conn_fds.lock() {
+                        fds.remove(&fd);
+                    }
                     release(&shutdown_c);
                 });
             if spawned.is_err() {
+                if let Ok(mut fds) = shutdown.conn_fds.lock() {
+                    fds.remove(&fd);
+                }
                 release(&shutdown);
             }
         })
@@ -235,6 +256,12 @@ impl Conn {
                 s.set_read_timeout(Some(read))?;
                 s.set_write_timeout(Some(write))
             }
+        }
+    }
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Conn::Unix(s) => s.as_raw_fd(),
+            Conn::Tcp(s) => s.as_raw_fd(),
         }
     }
     fn shutdown_write(&self) -> std::io::Result<()> {

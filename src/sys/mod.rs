@@ -30,6 +30,15 @@ pub fn shutdown_listener(fd: std::os::fd::RawFd) {
     }
 }
 
+/// Stops further reads on a connected socket (a blocked read returns EOF).
+pub fn shutdown_read(fd: std::os::fd::RawFd) {
+    // SAFETY: shutdown on any fd is memory-safe; an error (closed fd, not a
+    // socket) is ignored because this is only a wake-up during a drain.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RD);
+    }
+}
+
 /// The peer's uid on a connected Unix socket (SO_PEERCRED).
 pub fn peer_uid(fd: std::os::fd::RawFd) -> Option<u32> {
     let mut cred = libc::ucred {
