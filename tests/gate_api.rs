@@ -179,6 +179,25 @@ fn execute_echo_receipt_and_ledger() {
         exec.get("principal").and_then(Value::as_str),
         Some("dev:anonymous")
     );
+    // The readable table: a header and one row per event, newest first.
+    let out = gate.cli(&["audit", "--limit", "5"]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.contains("TIMESTAMP") && header.contains("DECISION") && header.contains("ACTION"),
+        "{table}"
+    );
+    let first = lines.next().unwrap();
+    assert!(
+        first.contains("allow") && first.contains("echo") && first.contains("dev:anonymous"),
+        "{table}"
+    );
+    // Bad flag values name the flag and what is allowed.
+    let out = gate.cli(&["audit", "--decision", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--decision"));
     // The event never carries the request body.
     assert!(!exec.to_json().contains("\"hello\":\"world\"") || exec.get("receipt").is_some());
 }
