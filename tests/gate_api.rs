@@ -58,9 +58,22 @@ fn health_discovery_and_lease_shapes() {
         .request("GET", "/v1/actions/http_fetch/schema/request", &[], b"")
         .json();
     assert!(s.get("properties").and_then(|p| p.get("url")).is_some());
-    // Unknown ids: bare 404, as the reference.
-    let r = gate.request("GET", "/v1/actions/nope", &[], b"");
-    assert_eq!((r.status, r.body.len()), (404, 0));
+    // Unknown ids: 404 with a JSON error code.
+    for path in ["/v1/actions/nope", "/v1/actions/nope/schema/request"] {
+        let r = gate.request("GET", path, &[], b"");
+        assert_eq!(
+            (r.status, r.code()),
+            (404, "action_not_found".to_string()),
+            "{path}"
+        );
+    }
+    let r = gate.request("GET", "/v1/nothing", &[], b"");
+    assert_eq!((r.status, r.code()), (404, "not_found".to_string()));
+    let r = gate.request("DELETE", "/v1/actions", &[], b"");
+    assert_eq!(
+        (r.status, r.code()),
+        (405, "method_not_allowed".to_string())
+    );
 
     // Lease shape.
     let key = latchgate::crypto::es256::KeyPair::generate().unwrap();
@@ -170,10 +183,20 @@ fn execute_echo_receipt_and_ledger() {
     );
 
     let events = audit_events(&gate, 10);
+    // The refused read is recorded (newest first), then the execution.
+    assert_eq!(
+        events[0].get("event_type").and_then(Value::as_str),
+        Some("receipt_read_denied")
+    );
+    assert_eq!(
+        events[0].get("receipt_id").and_then(Value::as_str),
+        Some(rid)
+    );
     let exec = events
         .iter()
-        .find(|e| e.get("receipt_id").and_then(Value::as_str) == Some(rid))
+        .find(|e| e.get("event_type").and_then(Value::as_str) == Some("action_executed"))
         .expect("executed event");
+    assert_eq!(exec.get("receipt_id").and_then(Value::as_str), Some(rid));
     assert_eq!(exec.get("decision").and_then(Value::as_str), Some("allow"));
     assert_eq!(
         exec.get("principal").and_then(Value::as_str),
@@ -189,9 +212,14 @@ fn execute_echo_receipt_and_ledger() {
         header.contains("TIMESTAMP") && header.contains("DECISION") && header.contains("ACTION"),
         "{table}"
     );
-    let first = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
     assert!(
-        first.contains("allow") && first.contains("echo") && first.contains("dev:anonymous"),
+        rows[0].contains("deny") && rows[0].contains("receipt_read_denied"),
+        "{table}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("allow") && r.contains("echo") && r.contains("dev:anonymous")),
         "{table}"
     );
     // Bad flag values name the flag and what is allowed.

@@ -1,6 +1,8 @@
 //! Action discovery: list, detail and request schema (no auth, as v0.2).
-//! Unknown ids answer a bare 404 with an empty body, as the reference does.
+//! Unknown ids answer 404 with a JSON error body (v0.2 sends an empty body;
+//! clients only look at the status, and every error of ours names a code).
 
+use super::errors::GateError;
 use super::{pipeline, Gate};
 use crate::json::Value;
 use crate::net::http::Response;
@@ -25,14 +27,20 @@ pub fn detail(gate: &Gate, id: &str) -> Response {
                 pipeline::trust::module_digest(&gate.builtin_digests, a).unwrap_or_default();
             Response::json(200, a.detail_json(&digest).to_json())
         }
-        None => Response::empty(404),
+        None => not_found(id),
     }
+}
+
+fn not_found(id: &str) -> Response {
+    GateError::new(404, "action_not_found")
+        .message(format!("no action `{id}` is registered"))
+        .response()
 }
 
 /// GET /v1/actions/{id}/schema/request
 pub fn request_schema(gate: &Gate, id: &str) -> Response {
     match gate.registry.get(id) {
         Some(a) => Response::json(200, a.request_schema_json().to_json()),
-        None => Response::empty(404),
+        None => not_found(id),
     }
 }

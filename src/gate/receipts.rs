@@ -10,7 +10,19 @@ use crate::net::http::{Request, Response};
 pub fn get(gate: &Gate, req: &Request, id: &str) -> Response {
     let path = format!("/v1/receipts/{id}");
     if let Err(e) = auth_step::authenticate(gate, req, "GET", &path) {
-        return e.response();
+        // A refused read is a decision too: recorded like every other.
+        let event = crate::obj! {
+            "trace_id" => crate::crypto::uuid::v7(),
+            "event_type" => "receipt_read_denied",
+            "decision" => "deny",
+            "receipt_id" => id,
+            "error" => e.code,
+            "deny_reason" => e.detail(),
+        };
+        return match super::pipeline::audit::append(gate, event) {
+            Ok(()) => e.response(),
+            Err(persist) => persist.response(),
+        };
     }
     match gate.ledger.receipt(id) {
         Some(mut receipt) => {
