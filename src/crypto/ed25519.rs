@@ -1,7 +1,7 @@
 //! Ed25519 signing keys (receipts, grants, checkpoints) and strict
 //! verification, from `ed25519-compact`.
 
-use super::{hex, keyfile, random, CryptoError};
+use super::{hex, random, CryptoError};
 use ed25519_compact::{KeyPair, PublicKey, Seed, Signature};
 use std::fmt;
 use std::path::Path;
@@ -25,28 +25,11 @@ impl SigningKey {
     /// A file of any other size, with group/other permission bits, or
     /// holding the all-zero seed is an error naming the path.
     pub fn load_or_create(path: &Path) -> Result<SigningKey, CryptoError> {
-        if let Some(seed) = keyfile::read::<32>(path)? {
-            return Self::from_seed(seed).map_err(|_| CryptoError::KeyFile {
-                path: path.to_path_buf(),
-                reason: "invalid seed (all zero)".into(),
-            });
-        }
-        let key = Self::generate()?;
-        let seed = key.pair.sk.seed();
-        if keyfile::create(path, &seed[..])? {
-            return Ok(key);
-        }
-        // Someone else created the file between our read and create: use theirs.
-        match keyfile::read::<32>(path)? {
-            Some(seed) => Self::from_seed(seed).map_err(|_| CryptoError::KeyFile {
-                path: path.to_path_buf(),
-                reason: "invalid seed (all zero)".into(),
-            }),
-            None => Err(CryptoError::KeyFile {
-                path: path.to_path_buf(),
-                reason: "file vanished while being created".into(),
-            }),
-        }
+        let seed = super::secret::load_or_create(path)?;
+        Self::from_seed(seed).map_err(|_| CryptoError::KeyFile {
+            path: path.to_path_buf(),
+            reason: "invalid seed (all zero)".into(),
+        })
     }
 
     /// A new random key.
