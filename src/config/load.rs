@@ -1,7 +1,8 @@
 //! Reading and validating `latchgate.toml`.
 
 use super::{paths, Config, EgressSettings};
-use crate::toml::{Item, TValue, Table};
+use super::fields::Fields as Ctx;
+use crate::toml::Item;
 use std::path::{Path, PathBuf};
 
 /// A configuration error, already worded for the operator.
@@ -195,65 +196,4 @@ fn egress(
         }
     }
     Ok(out)
-}
-
-struct Ctx<'a> {
-    origin: &'a str,
-}
-
-impl Ctx<'_> {
-    fn err(&self, key: &str, item: &Item, what: &str) -> ConfigError {
-        ConfigError(format!(
-            "{}: line {}: `{key}`: {what}",
-            self.origin, item.line
-        ))
-    }
-    fn string(&self, key: &str, item: &Item) -> Result<String, ConfigError> {
-        match &item.value {
-            TValue::String(s) => Ok(s.clone()),
-            other => Err(self.err(
-                key,
-                item,
-                &format!("expected a string, found {}", other.type_name()),
-            )),
-        }
-    }
-    fn int_in(&self, key: &str, item: &Item, min: i64, max: i64) -> Result<i64, ConfigError> {
-        match &item.value {
-            TValue::Integer(i) if (min..=max).contains(i) => Ok(*i),
-            TValue::Integer(i) => Err(self.err(
-                key,
-                item,
-                &format!("{i} is out of range; allowed {min}..={max}"),
-            )),
-            other => Err(self.err(
-                key,
-                item,
-                &format!(
-                    "expected an integer {min}..={max}, found {}",
-                    other.type_name()
-                ),
-            )),
-        }
-    }
-    fn strings(&self, key: &str, item: &Item) -> Result<Vec<String>, ConfigError> {
-        match &item.value {
-            TValue::Array(items) => items.iter().map(|i| self.string(key, i)).collect(),
-            other => Err(self.err(
-                key,
-                item,
-                &format!("expected an array of strings, found {}", other.type_name()),
-            )),
-        }
-    }
-    fn table<'t>(&self, key: &str, item: &'t Item) -> Result<&'t Table, ConfigError> {
-        match &item.value {
-            TValue::Table(t) => Ok(t),
-            other => Err(self.err(
-                key,
-                item,
-                &format!("expected a table, found {}", other.type_name()),
-            )),
-        }
-    }
 }

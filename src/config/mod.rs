@@ -5,6 +5,7 @@
 //! An unknown key or a bad value is an error naming the key, its line and
 //! what is allowed: a typo must never silently weaken the gate.
 
+pub mod fields;
 pub mod load;
 pub mod paths;
 
