@@ -27,10 +27,10 @@ lint:
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test --release --locked --lib
+	$(CARGO) test --profile fast-test --locked --lib
 
 integration: build
-	LATCHGATE_BIN=$(CURDIR)/$(BIN_DIR)/latchgate $(CARGO) test --release --locked --test '*'
+	LATCHGATE_BIN=$(CURDIR)/$(BIN_DIR)/latchgate $(CARGO) test --profile fast-test --locked --test '*'
 
 python: build
 	LATCHGATE_BIN=$(CURDIR)/$(BIN_DIR)/latchgate .venv/bin/python -m pytest -q tests/python

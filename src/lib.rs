@@ -3,6 +3,7 @@
 //! Every tool call goes lease ⇒ policy ⇒ WASM sandbox ⇒ signed receipt,
 //! recorded in a tamper-evident ledger. See README.md for the map.
 
+pub mod approval;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -11,7 +12,6 @@ pub mod egress;
 pub mod evidence;
 pub mod gate;
 pub mod json;
-pub mod approval;
 pub mod net;
 pub mod policy;
 pub mod registry;

@@ -1,7 +1,12 @@
 //! The `latchgate` command line (lexopt). Each command parses its own flags
 //! and calls into the library; errors name the flag and what is allowed.
 
+pub mod admin_ops;
+pub mod approvals;
 pub mod audit;
+pub mod operator;
+pub mod policy;
+pub mod status;
 pub mod up;
 pub mod verify;
 
@@ -17,6 +22,12 @@ Commands:
   up       [--config FILE] [--expose-http ADDR]      run the gate (Unix socket, optional TCP)
   audit    [--limit N] [--json] [filters]             read the ledger
   verify   [--ledger DIR] [--json]                    check the ledger offline (exit 0 intact, 2 broken, 1 unreadable)
+  status   [--json]                                   the running gate: listeners, approvals, calls in flight
+  approvals list|show ID|approve ID|deny ID [--reason TEXT]   decide held calls
+  policy   check --principal P --action ID [--input JSON]     explain a policy decision
+  reload                                              load manifests and policy again (bad files refused)
+  revoke-all                                          end every lease and undispatched grant
+  drain                                               refuse new calls, let calls in flight finish
   version                                             print the version
   help                                                this text
 
@@ -34,6 +45,12 @@ pub fn main() -> i32 {
         Some("up") => up::run(rest),
         Some("audit") => audit::run(rest),
         Some("verify") => verify::run(rest),
+        Some("status") => status::run(rest),
+        Some("approvals") => approvals::run(rest),
+        Some("policy") => policy::run(rest),
+        Some("reload") => admin_ops::run(admin_ops::Op::Reload, rest),
+        Some("revoke-all") => admin_ops::run(admin_ops::Op::RevokeAll, rest),
+        Some("drain") => admin_ops::run(admin_ops::Op::Drain, rest),
         Some("version" | "--version" | "-V") => {
             println!("latchgate {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -43,7 +60,7 @@ pub fn main() -> i32 {
             Ok(0)
         }
         _ => Err(format!(
-            "unknown command `{}`; commands: up, audit, verify, version, help",
+            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, version, help",
             cmd.to_string_lossy()
         )),
     };

@@ -1,7 +1,7 @@
 //! Reading and validating `latchgate.toml`.
 
-use super::{paths, Config, EgressSettings};
 use super::fields::Fields as Ctx;
+use super::{paths, Config, EgressSettings, IdentityProvider, IdentitySettings, PeerPrincipal};
 use crate::toml::Item;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,15 @@ impl std::fmt::Display for ConfigError {
 const TOP_KEYS: &[&str] = &[
     "data_dir",
     "listen_uds_path",
+    "listen_uds_mode",
     "listen_http_addr",
+    "listen_admin_uds_path",
+    "listen_admin_http_addr",
+    "admin_token_file",
+    "policy_file",
+    "approval_ttl_seconds",
+    "max_pending_approvals",
+    "identity",
     "public_base_url",
     "manifests_dir",
     "lease_ttl_seconds",
@@ -65,7 +73,15 @@ pub fn load_from_str(
         config_dir: config_dir.clone(),
         data_dir: PathBuf::new(),
         listen_uds_path: paths::default_socket(),
+        listen_uds_mode: 0o600,
         listen_http_addr: None,
+        listen_admin_uds_path: PathBuf::new(),
+        listen_admin_http_addr: None,
+        admin_token_file: None,
+        policy_file: None,
+        approval_ttl_seconds: 300,
+        max_pending_approvals: 1000,
+        identity: IdentitySettings::default(),
         public_base_url: "http://localhost:3000".into(),
         manifests_dir: None,
         lease_ttl_seconds: 300,
@@ -76,6 +92,7 @@ pub fn load_from_str(
         egress: EgressSettings::default(),
     };
     let mut data_dir = None;
+    let mut admin_uds = None;
     let rel = |p: String| -> PathBuf {
         let p = PathBuf::from(p);
         match (&config_dir, p.is_absolute()) {
@@ -87,18 +104,34 @@ pub fn load_from_str(
         match key.as_str() {
             "data_dir" => data_dir = Some(rel(ctx.string(key, item)?)),
             "listen_uds_path" => cfg.listen_uds_path = rel(ctx.string(key, item)?),
-            "listen_http_addr" => {
-                let s = ctx.string(key, item)?;
-                cfg.listen_http_addr = Some(s.parse().map_err(|_| {
-                    ctx.err(
-                        key,
-                        item,
-                        &format!(
-                            "`{s}` is not an address; expected IP:PORT such as \"127.0.0.1:3000\""
-                        ),
-                    )
-                })?)
+            "listen_uds_mode" => {
+                cfg.listen_uds_mode = match ctx.string(key, item)?.as_str() {
+                    "0600" => 0o600,
+                    "0660" => 0o660,
+                    "0666" => 0o666,
+                    other => {
+                        return Err(ctx.err(
+                            key,
+                            item,
+                            &format!(
+                                "`{other}` is not allowed; use \"0600\", \"0660\" or \"0666\""
+                            ),
+                        ))
+                    }
+                }
             }
+            "listen_http_addr" => cfg.listen_http_addr = Some(addr(&ctx, key, item)?),
+            "listen_admin_uds_path" => admin_uds = Some(rel(ctx.string(key, item)?)),
+            "listen_admin_http_addr" => cfg.listen_admin_http_addr = Some(addr(&ctx, key, item)?),
+            "admin_token_file" => cfg.admin_token_file = Some(rel(ctx.string(key, item)?)),
+            "policy_file" => cfg.policy_file = Some(rel(ctx.string(key, item)?)),
+            "approval_ttl_seconds" => {
+                cfg.approval_ttl_seconds = ctx.int_in(key, item, 1, 86_400)? as u64
+            }
+            "max_pending_approvals" => {
+                cfg.max_pending_approvals = ctx.int_in(key, item, 1, 1_000_000)? as usize
+            }
+            "identity" => cfg.identity = identity(&ctx, item)?,
             "public_base_url" => {
                 let s = ctx.string(key, item)?;
                 if !(s.starts_with("http://") || s.starts_with("https://"))
@@ -138,6 +171,23 @@ pub fn load_from_str(
             }
         }
     }
+    cfg.listen_admin_uds_path = admin_uds.unwrap_or_else(|| {
+        cfg.listen_uds_path.parent().map_or_else(
+            || PathBuf::from("gate-admin.sock"),
+            |d| d.join("gate-admin.sock"),
+        )
+    });
+    if cfg.listen_admin_uds_path == cfg.listen_uds_path {
+        return Err(ConfigError(format!(
+            "{origin}: `listen_admin_uds_path` must differ from `listen_uds_path` ({})",
+            cfg.listen_uds_path.display()
+        )));
+    }
+    if cfg.listen_admin_http_addr.is_some() && cfg.admin_token_file.is_none() {
+        return Err(ConfigError(format!(
+            "{origin}: `listen_admin_http_addr` needs `admin_token_file` (a file holding a token of at least 32 characters): the TCP operator listener is never open without a token"
+        )));
+    }
     cfg.data_dir = match data_dir {
         Some(d) => d,
         None => paths::default_data_dir().map_err(ConfigError)?,
@@ -148,6 +198,113 @@ pub fn load_from_str(
         }
     }
     Ok(cfg)
+}
+
+fn addr(ctx: &Ctx, key: &str, item: &Item) -> Result<std::net::SocketAddr, ConfigError> {
+    let s = ctx.string(key, item)?;
+    s.parse().map_err(|_| {
+        ctx.err(
+            key,
+            item,
+            &format!("`{s}` is not an address; expected IP:PORT such as \"127.0.0.1:3000\""),
+        )
+    })
+}
+
+const IDENTITY_KEYS: &[&str] = &["provider", "allow_unmapped", "peercred"];
+const PEER_KEYS: &[&str] = &["principal", "scopes", "owner"];
+
+fn identity(ctx: &Ctx, item: &Item) -> Result<IdentitySettings, ConfigError> {
+    let table = ctx.table("identity", item)?;
+    let mut out = IdentitySettings::default();
+    for (key, item) in table.iter() {
+        let full = format!("identity.{key}");
+        match key.as_str() {
+            "provider" => {
+                out.provider = match ctx.string(&full, item)?.as_str() {
+                    "none" => IdentityProvider::None,
+                    "peercred" => IdentityProvider::Peercred,
+                    other => {
+                        return Err(ctx.err(
+                            &full,
+                            item,
+                            &format!("`{other}` is not a provider; allowed: none, peercred"),
+                        ))
+                    }
+                }
+            }
+            "allow_unmapped" => out.allow_unmapped = ctx.boolean(&full, item)?,
+            "peercred" => {
+                let peer = ctx.table(&full, item)?;
+                for (k, v) in peer.iter() {
+                    if k != "principals" {
+                        return Err(ctx.err(
+                            &format!("identity.peercred.{k}"),
+                            v,
+                            "unknown key; allowed in [identity.peercred]: principals",
+                        ));
+                    }
+                    for (uid, entry) in ctx.table("identity.peercred.principals", v)?.iter() {
+                        let at = format!("identity.peercred.principals.\"{uid}\"");
+                        let n: u32 = uid.parse().map_err(|_| {
+                            ctx.err(&at, entry, "the key must be a numeric uid such as \"1000\"")
+                        })?;
+                        out.principals.insert(n, peer_principal(ctx, &at, entry)?);
+                    }
+                }
+            }
+            other => {
+                return Err(ctx.err(
+                    &format!("identity.{other}"),
+                    item,
+                    &format!(
+                        "unknown key; allowed in [identity]: {}",
+                        IDENTITY_KEYS.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn peer_principal(ctx: &Ctx, at: &str, item: &Item) -> Result<PeerPrincipal, ConfigError> {
+    let t = ctx.table(at, item)?;
+    let mut principal = None;
+    let mut scopes = vec!["tools:call".to_string()];
+    let mut owner = None;
+    for (k, v) in t.iter() {
+        let full = format!("{at}.{k}");
+        match k.as_str() {
+            "principal" => {
+                let p = ctx.string(&full, v)?;
+                if p.is_empty() || p.len() > 128 || p.chars().any(|c| c.is_control() || c == ' ') {
+                    return Err(ctx.err(
+                        &full,
+                        v,
+                        "expected 1..128 printable characters, no spaces",
+                    ));
+                }
+                principal = Some(p);
+            }
+            "scopes" => scopes = ctx.strings(&full, v)?,
+            "owner" => owner = Some(ctx.string(&full, v)?),
+            other => {
+                return Err(ctx.err(
+                    &format!("{at}.{other}"),
+                    v,
+                    &format!("unknown key; allowed: {}", PEER_KEYS.join(", ")),
+                ))
+            }
+        }
+    }
+    let principal =
+        principal.ok_or_else(|| ctx.err(at, item, "missing `principal` (the lease subject)"))?;
+    Ok(PeerPrincipal {
+        principal,
+        scopes,
+        owner,
+    })
 }
 
 fn egress(

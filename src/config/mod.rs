@@ -9,6 +9,7 @@ pub mod fields;
 pub mod load;
 pub mod paths;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -25,6 +26,49 @@ pub struct EgressSettings {
     pub hosts: Vec<(String, String)>,
 }
 
+/// Who is calling, for leases (`[identity]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityProvider {
+    /// Everyone is `dev:anonymous` (the default; development).
+    None,
+    /// The Unix socket peer's uid, mapped through
+    /// `[identity.peercred.principals."<uid>"]`.
+    Peercred,
+}
+
+/// What a mapped uid becomes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerPrincipal {
+    /// The lease subject.
+    pub principal: String,
+    /// The scopes this uid may hold (a lease gets the intersection).
+    pub scopes: Vec<String>,
+    /// Optional owner named in leases and approvals.
+    pub owner: Option<String>,
+}
+
+/// The `[identity]` table.
+#[derive(Clone, Debug)]
+pub struct IdentitySettings {
+    /// Which provider decides the principal.
+    pub provider: IdentityProvider,
+    /// peercred: an unmapped uid gets principal `uid:<n>` and the scopes
+    /// it asks for, instead of 403 `identity_forbidden`.
+    pub allow_unmapped: bool,
+    /// peercred: uid -> principal.
+    pub principals: BTreeMap<u32, PeerPrincipal>,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            provider: IdentityProvider::None,
+            allow_unmapped: false,
+            principals: BTreeMap::new(),
+        }
+    }
+}
+
 /// The validated gate configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -36,8 +80,26 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The client Unix socket.
     pub listen_uds_path: PathBuf,
+    /// Mode of the client socket: 0o600 (default), 0o660 or 0o666 (with
+    /// peercred identity, other users' agents may connect).
+    pub listen_uds_mode: u32,
     /// Optional TCP listener (`--expose-http`).
     pub listen_http_addr: Option<SocketAddr>,
+    /// The operator socket (0600; served only to our own uid and root).
+    pub listen_admin_uds_path: PathBuf,
+    /// Optional TCP operator listener; needs `admin_token_file`.
+    pub listen_admin_http_addr: Option<SocketAddr>,
+    /// File holding the bearer token for the TCP operator listener.
+    pub admin_token_file: Option<PathBuf>,
+    /// The policy file (`None`: `policy.toml` beside the config if it
+    /// exists, else the embedded default).
+    pub policy_file: Option<PathBuf>,
+    /// How long a held call waits for an operator, seconds.
+    pub approval_ttl_seconds: u64,
+    /// Most unexpired pending approvals at once.
+    pub max_pending_approvals: usize,
+    /// Who is calling.
+    pub identity: IdentitySettings,
     /// Base URL DPoP `htu` claims are checked against.
     pub public_base_url: String,
     /// Extra manifests (`*.toml`), overriding embedded ones by id.
@@ -60,6 +122,26 @@ impl Config {
     /// The ledger directory inside the data directory.
     pub fn ledger_dir(&self) -> PathBuf {
         self.data_dir.join("ledger")
+    }
+    /// The policy file in effect: explicit, else `policy.toml` beside the
+    /// config file when it exists, else none (embedded default).
+    pub fn policy_path(&self) -> Option<PathBuf> {
+        self.policy_file.clone().or_else(|| {
+            self.config_dir
+                .as_ref()
+                .map(|d| d.join("policy.toml"))
+                .filter(|p| p.is_file())
+        })
+    }
+    /// The manifests directory in effect: explicit, else `manifests/`
+    /// beside the config file when it exists.
+    pub fn manifests_path(&self) -> Option<PathBuf> {
+        self.manifests_dir.clone().or_else(|| {
+            self.config_dir
+                .as_ref()
+                .map(|d| d.join("manifests"))
+                .filter(|d| d.is_dir())
+        })
     }
     /// Applies `--expose-http ADDR`: adds the TCP listener and makes
     /// `public_base_url` `http://ADDR`, as LatchGate v0.2 does.

@@ -73,7 +73,7 @@ impl EventFilter {
 
 /// Calls `f` on every complete record in file order. A missing file has
 /// no records; an unparseable complete line is an error.
-fn for_each(dir: &Path, mut f: impl FnMut(Value)) -> Result<(), LedgerError> {
+pub fn for_each(dir: &Path, mut f: impl FnMut(Value)) -> Result<(), LedgerError> {
     let path = dir.join(EVENTS_FILE);
     let file = match File::open(&path) {
         Ok(file) => file,

@@ -10,7 +10,8 @@ use crate::obj;
 
 /// GET /v1/actions
 pub fn list(gate: &Gate) -> Response {
-    let actions: Vec<Value> = gate
+    let snap = gate.snapshot();
+    let actions: Vec<Value> = snap
         .registry
         .list()
         .iter()
@@ -21,7 +22,7 @@ pub fn list(gate: &Gate) -> Response {
 
 /// GET /v1/actions/{id}
 pub fn detail(gate: &Gate, id: &str) -> Response {
-    match gate.registry.get(id) {
+    match gate.snapshot().registry.get(id) {
         Some(a) => {
             let digest =
                 pipeline::trust::module_digest(&gate.builtin_digests, a).unwrap_or_default();
@@ -39,7 +40,7 @@ fn not_found(id: &str) -> Response {
 
 /// GET /v1/actions/{id}/schema/request
 pub fn request_schema(gate: &Gate, id: &str) -> Response {
-    match gate.registry.get(id) {
+    match gate.snapshot().registry.get(id) {
         Some(a) => Response::json(200, a.request_schema_json().to_json()),
         None => not_found(id),
     }

@@ -12,16 +12,16 @@ use crate::obj;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-/// The principal for identity provider `none`.
-pub const ANONYMOUS: &str = "dev:anonymous";
+pub use super::identity::ANONYMOUS;
+use crate::net::server::Peer;
 
 /// Handles POST /v1/leases.
-pub fn issue(gate: &Gate, req: &Request) -> Response {
+pub fn issue(gate: &Gate, req: &Request, peer: &Peer) -> Response {
     if gate.draining.load(Ordering::SeqCst) {
         return GateError::new(503, "draining").response();
     }
     let trace_id = crate::crypto::uuid::v7();
-    match issue_inner(gate, req) {
+    match issue_inner(gate, req, peer) {
         Ok((claims, body)) => {
             let event = obj! {
                 "trace_id" => trace_id.as_str(),
@@ -42,7 +42,7 @@ pub fn issue(gate: &Gate, req: &Request) -> Response {
                 "trace_id" => trace_id.as_str(),
                 "event_type" => "lease_denied",
                 "decision" => "deny",
-                "principal" => ANONYMOUS,
+                "principal" => super::identity::peer_label(peer),
                 "deny_reason" => format!("{}: {}", err.code, err.detail()),
             };
             match audit::append(gate, event) {
@@ -53,13 +53,18 @@ pub fn issue(gate: &Gate, req: &Request) -> Response {
     }
 }
 
-fn issue_inner(gate: &Gate, req: &Request) -> Result<(LeaseClaims, String), GateError> {
+fn issue_inner(
+    gate: &Gate,
+    req: &Request,
+    peer: &Peer,
+) -> Result<(LeaseClaims, String), GateError> {
     let body = crate::json::parse(&req.body).map_err(|e| {
         GateError::new(400, "invalid_request")
             .message(format!("request body is not valid JSON: {e}"))
     })?;
     let request = LeaseRequest::parse(&body)
         .map_err(|e| GateError::new(e.status, e.code).message(e.message.clone()))?;
+    let who = super::identity::identify(&gate.cfg.identity, peer, &request.scopes)?;
     let fs_root = match &request.fs_root {
         Some(root) => Some(check_fs_root(root, &gate.cfg.fs_root_allowed_prefixes)?),
         None => None,
@@ -67,16 +72,16 @@ fn issue_inner(gate: &Gate, req: &Request) -> Result<(LeaseClaims, String), Gate
     let now = crate::time::unix_now();
     let ttl = gate.cfg.lease_ttl_seconds as i64;
     let claims = LeaseClaims {
-        sub: ANONYMOUS.to_string(),
+        sub: who.principal,
         iat: now,
         nbf: now,
         exp: now + ttl,
         jti: crate::crypto::uuid::v7(),
         session_id: crate::crypto::uuid::v7(),
-        scope: request.scopes.clone(),
+        scope: who.scopes,
         max_calls: request.max_calls,
         cnf_jkt: request.jkt.clone(),
-        owner: None,
+        owner: who.owner,
     };
     let jwt = gate.leases.issue(&claims).map_err(|e| {
         GateError::new(500, "internal_error").message(format!("signing the lease failed: {e}"))

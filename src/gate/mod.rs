@@ -1,31 +1,42 @@
 //! The gate: shared state, start-up, and the HTTP routes of the client API.
 //!
 //! Start-up order (each step fails closed and says why): data directory and
-//! keys, ledger recovery, action registry, WASM providers, egress TLS, then
-//! the listeners (see `up.rs`).
+//! keys, ledger recovery, approvals, action registry and policy, WASM
+//! providers, egress TLS, then the listeners (see `up.rs`).
+//!
+//! The registry and the policy live together in one [`Snapshot`] that a
+//! call takes once at its start; `reload` swaps the whole snapshot, so a
+//! call never sees manifests from one load and policy from another.
 
+pub mod admin;
+pub mod approvals;
 pub mod budget;
 pub mod discovery;
 pub mod errors;
 pub mod hostio;
+pub mod identity;
+pub mod intents;
 pub mod leases;
+pub mod ops;
 pub mod permits;
 pub mod pipeline;
 pub mod receipts;
 pub mod routes;
 pub mod up;
 
+use crate::approval::ApprovalStore;
 use crate::auth::lease::LeaseIssuer;
 use crate::auth::replay::ReplayCache;
 use crate::config::Config;
 use crate::crypto::ed25519::SigningKey;
 use crate::egress::{Egress, EgressConfig};
 use crate::evidence::Ledger;
+use crate::policy::{Policy, RateLimiter};
 use crate::registry::Registry;
 use crate::wasm::{Engine, ModuleCache, Provider};
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::{Arc, RwLock};
 
 /// Built-in providers embedded in the binary: (name, module bytes).
 /// `make providers` rebuilds these byte-identically from vendor/providers.
@@ -48,8 +59,8 @@ pub struct Gate {
     pub leases: LeaseIssuer,
     /// DPoP `jti` replay cache.
     pub replay: ReplayCache,
-    /// Loaded action manifests.
-    pub registry: Registry,
+    /// Manifests and policy in force (swapped whole by `reload`).
+    snapshot: RwLock<Arc<Snapshot>>,
     /// The WASM engine.
     pub engine: Engine,
     /// Loaded providers by digest ("sha256:...").
@@ -70,8 +81,32 @@ pub struct Gate {
     pub runs: permits::Permits,
     /// Set when shutdown begins: new calls get 503 `draining`.
     pub draining: AtomicBool,
+    /// Held calls waiting for an operator (durable).
+    pub approvals: ApprovalStore,
+    /// Per-principal call rate limits (limits from the policy).
+    pub rate: RateLimiter,
+    /// Grant revocation epoch: `revoke-all` increments it, and a grant
+    /// issued under an older epoch is refused before dispatch.
+    pub epoch: AtomicU64,
+    /// Execute calls in progress (for `status`).
+    pub in_flight: AtomicUsize,
+    /// Unix time (ms) the gate started.
+    pub started_ms: i64,
+    /// Intents with no outcome found in the ledger at start-up: calls that
+    /// may have had an effect when the gate died. Reported, never re-run.
+    pub unresolved_intents: Vec<crate::json::Value>,
+    /// The TCP operator listener's bearer token, if configured.
+    pub admin_token: Option<Vec<u8>>,
     /// Start-up warnings (manifest overrides, ...), printed in the banner.
     pub warnings: Vec<String>,
+}
+
+/// The manifests and the policy in force, taken whole by each call.
+pub struct Snapshot {
+    /// Loaded action manifests.
+    pub registry: Registry,
+    /// The policy.
+    pub policy: Policy,
 }
 
 impl Gate {
@@ -102,30 +137,22 @@ impl Gate {
             providers.insert(p.digest().to_string(), p);
         }
 
-        let manifests_dir = cfg.manifests_dir.clone().or_else(|| {
-            cfg.config_dir
-                .as_ref()
-                .map(|d| d.join("manifests"))
-                .filter(|d| d.is_dir())
-        });
-        let (registry, warnings) =
-            Registry::load(crate::registry::EMBEDDED, manifests_dir.as_deref())
-                .map_err(|e| format!("action manifests: {e}"))?;
-        for action in registry.list() {
-            let digest = pipeline::trust::module_digest(&builtin_digests, action);
-            if digest.as_ref().and_then(|d| providers.get(d)).is_none() {
-                return Err(format!(
-                    "action `{}`: provider `{}` is not loaded (built-in providers: {})",
-                    action.manifest.id,
-                    action.manifest.provider,
-                    BUILTIN_PROVIDERS
-                        .iter()
-                        .map(|(n, _)| format!("builtin:{n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        }
+        let (snapshot, warnings) = load_snapshot(&cfg, &builtin_digests, &providers)?;
+
+        let approvals_key =
+            crate::crypto::secret::load_or_create(&cfg.data_dir.join("approvals.key"))
+                .map_err(|e| format!("approvals key: {e}"))?;
+        let (approvals, interrupted) = ApprovalStore::open(
+            &cfg.data_dir.join("approvals"),
+            approvals_key,
+            cfg.max_pending_approvals,
+        )
+        .map_err(|e| format!("approvals store: {e}"))?;
+        let unresolved_intents = intents::unresolved(&ledger)?;
+        let admin_token = match &cfg.admin_token_file {
+            Some(path) => Some(admin::read_token(path)?),
+            None => None,
+        };
 
         let egress = Egress::new(EgressConfig::from_settings(&cfg.egress)?)
             .map_err(|e| format!("egress: {e}"))?;
@@ -133,7 +160,7 @@ impl Gate {
         Ok(Gate {
             leases,
             replay: ReplayCache::new(180, 1_000_000),
-            registry,
+            snapshot: RwLock::new(Arc::new(snapshot)),
             engine,
             providers,
             builtin_digests,
@@ -144,8 +171,70 @@ impl Gate {
             budgets: budget::Budgets::default(),
             runs: permits::Permits::new(cfg.max_concurrent_runs),
             draining: AtomicBool::new(false),
+            approvals,
+            rate: RateLimiter::new(100_000),
+            epoch: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            started_ms: crate::time::unix_now_millis(),
+            unresolved_intents,
+            admin_token,
             warnings,
             cfg,
         })
+        .inspect(|gate| approvals::record_interrupted(gate, &interrupted))
     }
+
+    /// The manifests and policy in force now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => Arc::clone(&s),
+            // A writer panicked mid-swap: the old value is still whole.
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Loads manifests and policy again and swaps them in whole; on any
+    /// error the old set keeps serving and the error is returned.
+    pub fn reload(&self) -> Result<Vec<String>, String> {
+        let (fresh, warnings) = load_snapshot(&self.cfg, &self.builtin_digests, &self.providers)?;
+        let mut slot = self
+            .snapshot
+            .write()
+            .map_err(|_| "snapshot lock poisoned".to_string())?;
+        *slot = Arc::new(fresh);
+        Ok(warnings)
+    }
+}
+
+/// Loads the registry and the policy and checks they fit together: every
+/// action's provider is loaded. Returns the warnings to show.
+pub fn load_snapshot(
+    cfg: &Config,
+    builtin_digests: &HashMap<String, String>,
+    providers: &HashMap<String, Arc<Provider>>,
+) -> Result<(Snapshot, Vec<String>), String> {
+    let (registry, mut warnings) =
+        Registry::load(crate::registry::EMBEDDED, cfg.manifests_path().as_deref())
+            .map_err(|e| format!("action manifests: {e}"))?;
+    for action in registry.list() {
+        let digest = pipeline::trust::module_digest(builtin_digests, action);
+        if digest.as_ref().and_then(|d| providers.get(d)).is_none() {
+            return Err(format!(
+                "action `{}`: provider `{}` is not loaded (built-in providers: {})",
+                action.manifest.id,
+                action.manifest.provider,
+                BUILTIN_PROVIDERS
+                    .iter()
+                    .map(|(n, _)| format!("builtin:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let policy = Policy::load(cfg.policy_path().as_deref()).map_err(|e| format!("policy: {e}"))?;
+    let known: Vec<&str> = registry.list().iter().map(|a| a.id()).collect();
+    for w in policy.unknown_actions(&known) {
+        warnings.push(format!("policy: {w}"));
+    }
+    Ok((Snapshot { registry, policy }, warnings))
 }

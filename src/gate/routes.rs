@@ -7,9 +7,12 @@
 //! | GET /v1/actions, /v1/actions/{id}, /v1/actions/{id}/schema/request | none |
 //! | POST /v1/actions/{id}/execute | lease + DPoP |
 //! | GET /v1/receipts/{id} | lease + DPoP |
+//! | GET /v1/approvals/{id}/poll | lease + DPoP (the approval's owner) |
+//!
+//! Operator routes live on their own socket (`admin.rs`).
 
 use super::errors::GateError;
-use super::{discovery, leases, pipeline, receipts, Gate};
+use super::{approvals, discovery, leases, pipeline, receipts, Gate};
 use crate::net::http::{Request, Response};
 use crate::net::server::{Handler, Peer};
 use crate::obj;
@@ -25,26 +28,27 @@ impl Handler for Routes {
     }
 }
 
-fn route(gate: &Gate, req: &Request, _peer: &Peer) -> Response {
+fn route(gate: &Gate, req: &Request, peer: &Peer) -> Response {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let method = req.method.as_str();
     match (method, segments.as_slice()) {
-        ("GET", ["healthz"]) => Response::json(200, obj! { "status" => "ok" }.to_json()),
-        ("GET", ["readyz"]) => readyz(gate),
-        ("POST", ["v1", "leases"]) => leases::issue(gate, req),
+        ("GET", ["healthz"]) | ("GET", ["readyz"]) => health(gate, segments[0]),
+        ("POST", ["v1", "leases"]) => leases::issue(gate, req, peer),
         ("GET", [".well-known", "jwks.json"]) => Response::json(200, gate.leases.jwks().to_json()),
         ("GET", ["v1", "actions"]) => discovery::list(gate),
         ("GET", ["v1", "actions", id]) => discovery::detail(gate, id),
         ("GET", ["v1", "actions", id, "schema", "request"]) => discovery::request_schema(gate, id),
         ("POST", ["v1", "actions", id, "execute"]) => pipeline::execute(gate, req, id),
         ("GET", ["v1", "receipts", id]) => receipts::get(gate, req, id),
+        ("GET", ["v1", "approvals", id, "poll"]) => approvals::poll(gate, req, id),
         (
             _,
             ["healthz"]
             | ["readyz"]
             | ["v1", "leases"]
             | ["v1", "actions", ..]
-            | ["v1", "receipts", _],
+            | ["v1", "receipts", _]
+            | ["v1", "approvals", _, "poll"],
         ) => GateError::new(405, "method_not_allowed")
             .message(format!("{method} is not allowed here"))
             .response(),
@@ -52,6 +56,14 @@ fn route(gate: &Gate, req: &Request, _peer: &Peer) -> Response {
             .message(format!("no route for {method} {}", req.path))
             .response(),
     }
+}
+
+/// GET /healthz (`which` = "healthz") or /readyz; served on both sockets.
+pub fn health(gate: &Gate, which: &str) -> Response {
+    if which == "healthz" {
+        return Response::json(200, obj! { "status" => "ok" }.to_json());
+    }
+    readyz(gate)
 }
 
 fn readyz(gate: &Gate) -> Response {
@@ -69,7 +81,7 @@ fn readyz(gate: &Gate) -> Response {
         "redis" => true,
         "opa" => true,
         "egress_proxy" => crate::json::Value::Null,
-        "actions_registered" => gate.registry.list().len(),
+        "actions_registered" => gate.snapshot().registry.list().len(),
     };
     Response::json(if status == "ready" { 200 } else { 503 }, body.to_json())
 }

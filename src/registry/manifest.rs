@@ -261,6 +261,9 @@ pub struct Manifest {
     /// The response schema as written.
     pub response_schema: Option<Value>,
     digest: String,
+    /// The TOML text it was parsed from (held approvals store it, so an
+    /// approved call runs exactly what was held).
+    source: String,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -378,6 +381,7 @@ impl Manifest {
             request_schema,
             response_schema,
             digest: String::new(),
+            source: src.to_string(),
         };
         m.digest = digest::content_digest(&m).map_err(|e| top.err_here(e))?;
         Ok(m)
@@ -387,6 +391,11 @@ impl Manifest {
     /// computed once at load.
     pub fn content_digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The TOML text this manifest was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 }
 

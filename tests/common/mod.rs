@@ -186,6 +186,16 @@ impl Gate {
         try_request(&self.socket, method, path, headers, body).expect("request to gate")
     }
 
+    /// The operator socket (beside the client socket).
+    pub fn admin_socket(&self) -> PathBuf {
+        self.dir.join("run/gate-admin.sock")
+    }
+
+    /// A request to the operator API over its Unix socket.
+    pub fn admin(&self, method: &str, path: &str, body: &[u8]) -> Resp {
+        try_request(&self.admin_socket(), method, path, &[], body).expect("request to admin socket")
+    }
+
     /// Runs `latchgate <args>` with this gate's config.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(bin())

@@ -4,6 +4,7 @@
 //! GET /get          200 {"ok":true,"path":...,"headers":{...}}
 //! GET /status/NNN   NNN with a small JSON body
 //! GET /redirect     302 to /get
+//! GET /slow/N       waits N seconds, then like /get
 
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use std::io::{BufRead, BufReader, Write};
@@ -75,6 +76,12 @@ fn serve(
     }
     drop(reader);
     hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(secs) = path
+        .strip_prefix("/slow/")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
     let (status, extra, body) = if path == "/redirect" {
         (302, "Location: /get\r\n".to_string(), "{}".to_string())
     } else if let Some(code) = path.strip_prefix("/status/") {

@@ -14,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TLS = ROOT / "tests" / "fixtures" / "tls"
+# Test action manifests (echo_high, echo_write, ...): `manifests_dir = "<MANIFESTS>"`.
+MANIFESTS = ROOT / "tests" / "fixtures" / "manifests"
 
 
 def _bin() -> str:
@@ -55,14 +57,22 @@ def _free_port() -> int:
 
 
 class RunningGate:
-    def __init__(self, tmp: Path, tcp: bool):
+    """The real gate in `tmp`: config in tmp/latchgate.toml, data in tmp/data,
+    client socket tmp/run/gate.sock. `extra` is TOML appended after the
+    generated top-level keys and before the [egress] table, so it may hold
+    both top-level keys and its own tables."""
+
+    def __init__(self, tmp: Path, tcp: bool, extra: str = ""):
         self.dir = tmp
         self.socket = tmp / "run" / "gate.sock"
         self.port = _free_port() if tcp else None
+        if extra and not extra.endswith("\n"):
+            extra += "\n"
         cfg = tmp / "latchgate.toml"
         cfg.write_text(
             f'data_dir = "{tmp / "data"}"\n'
             f'listen_uds_path = "{self.socket}"\n'
+            f"{extra}"
             f"[egress]\n"
             f'ca_file = "{TLS / "ca.pem"}"\n'
             f'allow_private = ["127.0.0.0/8"]\n'
@@ -70,10 +80,15 @@ class RunningGate:
             f'"httpbin.org" = "127.0.0.1"\n'
         )
         self.config = cfg
-        args = [_bin(), "up", "--config", str(cfg)]
-        if tcp:
+        self.start()
+
+    def start(self) -> None:
+        """Starts `latchgate up` on this dir's config; returns once /healthz answers 200."""
+        tmp = self.dir
+        args = [_bin(), "up", "--config", str(self.config)]
+        if self.port is not None:
             args += ["--expose-http", f"127.0.0.1:{self.port}"]
-        self.log = open(tmp / "gate.log", "wb")
+        self.log = open(tmp / "gate.log", "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -89,7 +104,9 @@ class RunningGate:
             if self.proc.poll() is not None:
                 raise RuntimeError((tmp / "gate.log").read_text())
             time.sleep(0.02)
-        raise RuntimeError("gate did not start")
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError("gate did not start: " + (tmp / "gate.log").read_text())
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         env = dict(os.environ, LATCHGATE_CONFIG=str(self.config))
@@ -97,16 +114,35 @@ class RunningGate:
 
     def stop(self) -> int:
         self.proc.terminate()
-        return self.proc.wait(timeout=30)
+        code = self.proc.wait(timeout=30)
+        self.log.close()
+        return code
+
+    def restart(self) -> None:
+        """SIGTERM (must exit 0), then start again on the same dir and config."""
+        code = self.stop()
+        assert code == 0, f"gate exited {code} on SIGTERM: {(self.dir / 'gate.log').read_text()}"
+        self.start()
+
+    def kill(self) -> None:
+        """Kills the gate if it still runs (fixture teardown)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def audit(self, *args: str) -> list:
+        """`latchgate audit --json --limit 200 ARGS...`, parsed (asserts exit 0)."""
+        r = self.cli("audit", "--json", "--limit", "200", *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads(r.stdout)
 
 
 def _gate(tmp_path, monkeypatch, tcp):
     monkeypatch.delenv("LATCHGATE_URL", raising=False)
     g = RunningGate(tmp_path, tcp=tcp)
     yield g
-    if g.proc.poll() is None:
-        g.proc.kill()
-        g.proc.wait()
+    g.kill()
 
 
 @pytest.fixture()
@@ -119,3 +155,23 @@ def gate(tmp_path, monkeypatch):
 def gate_tcp(tmp_path, monkeypatch):
     """A gate started with --expose-http (public_base_url http://127.0.0.1:PORT)."""
     yield from _gate(tmp_path, monkeypatch, tcp=True)
+
+
+@pytest.fixture()
+def make_gate(tmp_path, monkeypatch):
+    """Factory: make_gate(extra="", tcp=False) starts a gate with `extra` TOML
+    in its config (each in its own subdirectory of tmp_path, so one test may
+    start several); all are killed at teardown."""
+    monkeypatch.delenv("LATCHGATE_URL", raising=False)
+    gates = []
+
+    def make(extra: str = "", tcp: bool = False) -> RunningGate:
+        d = tmp_path / f"g{len(gates)}"
+        d.mkdir()
+        g = RunningGate(d, tcp=tcp, extra=extra)
+        gates.append(g)
+        return g
+
+    yield make
+    for g in gates:
+        g.kill()

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from latchgate import (
+    LatchGateApprovalRequired,
     LatchGateBudgetExhausted,
     LatchGateClient,
     LatchGateDenied,
@@ -63,10 +64,11 @@ def test_sdk_error_mapping(gate, upstream):
             with pytest.raises(LatchGateDenied) as e:
                 await c.execute("http_fetch", {"url": 42})
             assert "schema_violation" in str(e.value)
-            with pytest.raises(LatchGateDenied) as e:
+            # An undeclared host is held for an operator (default policy),
+            # and the held call reserves the lease's only call.
+            with pytest.raises(LatchGateApprovalRequired) as held:
                 await c.execute("http_fetch", {"url": f"https://not-declared.example:{upstream}/get"})
-            assert "egress_denied" in str(e.value)
-            await c.execute("echo", {"a": 1})
+            assert held.value.approval_id
             with pytest.raises(LatchGateBudgetExhausted):
                 await c.execute("echo", {"a": 2})
 

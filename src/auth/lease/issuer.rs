@@ -8,7 +8,7 @@ use crate::crypto::{b64url, es256, hex, sha256, CryptoError};
 use crate::json::{Map, Value};
 use crate::obj;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// `iss` and `aud` of every lease.
 pub const ISSUER: &str = "latchgate";
@@ -22,67 +22,105 @@ const STANDARD_CLAIMS: [&str; 7] = ["iss", "aud", "sub", "exp", "nbf", "iat", "j
 /// Most leases whose verified claims are remembered (see `verified`).
 const VERIFIED_CACHE: usize = 4096;
 
-/// Signs and verifies leases with this process's key.
+/// One signing key and its public parts.
 #[derive(Debug)]
-pub struct LeaseIssuer {
+struct KeyState {
     key: es256::KeyPair,
     kid: String,
     x: [u8; 32],
     y: [u8; 32],
-    /// Leases this issuer signed, by exact token text. A token is immutable,
-    /// so its signature and claims need checking once; `exp`/`nbf` are still
+}
+
+impl KeyState {
+    fn generate() -> Result<KeyState, CryptoError> {
+        let key = es256::KeyPair::generate()?;
+        let mut kid = hex::encode(&sha256(&key.spki_der()));
+        kid.truncate(16);
+        let (x, y) = key.public_xy();
+        Ok(KeyState { key, kid, x, y })
+    }
+}
+
+/// Signs and verifies leases with this process's key.
+#[derive(Debug)]
+pub struct LeaseIssuer {
+    /// The current key; `rotate` replaces it (revoke-all).
+    state: RwLock<Arc<KeyState>>,
+    /// Leases this issuer signed, by exact token text, with the kid that
+    /// verified them. A token is immutable, so its signature and claims need
+    /// checking once; `exp`/`nbf` (and the kid, after a rotation) are still
     /// checked on every use. Saves an ES256 verification per request.
-    verified: Mutex<HashMap<String, LeaseClaims>>,
+    verified: Mutex<HashMap<String, (String, LeaseClaims)>>,
 }
 
 impl LeaseIssuer {
     /// A new issuer with a fresh random key; `kid` is the first 16 hex
     /// characters of SHA-256 over the key's SPKI DER.
     pub fn new() -> Result<LeaseIssuer, CryptoError> {
-        let key = es256::KeyPair::generate()?;
-        let mut kid = hex::encode(&sha256(&key.spki_der()));
-        kid.truncate(16);
-        let (x, y) = key.public_xy();
         Ok(LeaseIssuer {
-            key,
-            kid,
-            x,
-            y,
+            state: RwLock::new(Arc::new(KeyState::generate()?)),
             verified: Mutex::new(HashMap::new()),
         })
     }
 
+    fn current(&self) -> Result<Arc<KeyState>, AuthError> {
+        self.state
+            .read()
+            .map(|s| Arc::clone(&s))
+            .map_err(|_| AuthError::invalid_lease("lease key unavailable"))
+    }
+
+    /// Replaces the signing key: every lease issued so far stops verifying
+    /// (revoke-all). Fails only if the key cannot be generated or the lock
+    /// is poisoned; then nothing changed.
+    pub fn rotate(&self) -> Result<(), CryptoError> {
+        let fresh = Arc::new(KeyState::generate()?);
+        let mut state = self
+            .state
+            .write()
+            .map_err(|_| CryptoError::Key("lease key lock poisoned"))?;
+        *state = fresh;
+        drop(state);
+        if let Ok(mut cache) = self.verified.lock() {
+            cache.clear();
+        }
+        Ok(())
+    }
+
     /// The key id in lease headers and the JWKS.
-    pub fn kid(&self) -> &str {
-        &self.kid
+    pub fn kid(&self) -> String {
+        self.current().map(|s| s.kid.clone()).unwrap_or_default()
     }
 
     /// Signs `claims` as a compact ES256 JWT.
     pub fn issue(&self, claims: &LeaseClaims) -> Result<String, CryptoError> {
-        let header = obj! { "alg" => "ES256", "typ" => "JWT", "kid" => self.kid.as_str() };
+        let state = self
+            .current()
+            .map_err(|_| CryptoError::Key("lease key lock poisoned"))?;
+        let header = obj! { "alg" => "ES256", "typ" => "JWT", "kid" => state.kid.as_str() };
         let input = format!(
             "{}.{}",
             jwt::encode_segment(&header),
             jwt::encode_segment(&claims_json(claims))
         );
-        let sig = self.key.sign(input.as_bytes())?;
+        let sig = state.key.sign(input.as_bytes())?;
         let token = format!("{input}.{}", b64url::encode(&sig));
-        self.remember(&token, claims);
+        self.remember(&token, &state.kid, claims);
         Ok(token)
     }
 
-    fn remember(&self, token: &str, claims: &LeaseClaims) {
+    fn remember(&self, token: &str, kid: &str, claims: &LeaseClaims) {
         let Ok(mut cache) = self.verified.lock() else {
             return;
         };
         if cache.len() >= VERIFIED_CACHE {
             let now = crate::time::unix_now();
-            cache.retain(|_, c| c.exp > now);
+            cache.retain(|_, (_, c)| c.exp > now);
             if cache.len() >= VERIFIED_CACHE {
                 cache.clear();
             }
         }
-        cache.insert(token.to_string(), claims.clone());
+        cache.insert(token.to_string(), (kid.to_string(), claims.clone()));
     }
 
     fn check_times(lease: LeaseClaims, now: i64) -> Result<LeaseClaims, AuthError> {
@@ -103,13 +141,18 @@ impl LeaseIssuer {
         if token.len() > MAX_LEASE_BYTES {
             return Err(AuthError::invalid_lease("lease too large"));
         }
+        let state = self.current()?;
         let known = self
             .verified
             .lock()
             .ok()
             .and_then(|c| c.get(token).cloned());
-        if let Some(lease) = known {
-            return Self::check_times(lease, now);
+        // A cached entry counts only for the current key (a rotation may
+        // race with a verification that cached under the old one).
+        if let Some((kid, lease)) = known {
+            if kid == state.kid {
+                return Self::check_times(lease, now);
+            }
         }
         let parts = Parts::split(token)
             .ok_or_else(|| AuthError::invalid_lease("malformed lease: expected 3 parts"))?;
@@ -121,15 +164,15 @@ impl LeaseIssuer {
         if jwt::str_member(&header, "typ") != Some("JWT") {
             return Err(AuthError::invalid_lease("lease typ must be JWT"));
         }
-        if jwt::str_member(&header, "kid") != Some(self.kid.as_str()) {
+        if jwt::str_member(&header, "kid") != Some(state.kid.as_str()) {
             return Err(AuthError::invalid_lease(
-                "lease was not issued by this gate (unknown kid)",
+                "lease was not issued by this gate (unknown kid), or it was revoked",
             ));
         }
         let sig = parts
             .signature_bytes()
             .ok_or_else(|| AuthError::invalid_lease("lease signature is malformed"))?;
-        if !es256::verify(&self.x, &self.y, parts.signing_input().as_bytes(), &sig) {
+        if !es256::verify(&state.x, &state.y, parts.signing_input().as_bytes(), &sig) {
             return Err(AuthError::invalid_lease(
                 "lease signature verification failed",
             ));
@@ -138,20 +181,23 @@ impl LeaseIssuer {
             .ok_or_else(|| AuthError::invalid_lease("malformed lease payload"))?;
         let lease = parse_claims(&claims)?;
         let lease = Self::check_times(lease, now)?;
-        self.remember(token, &lease);
+        self.remember(token, &state.kid, &lease);
         Ok(lease)
     }
 
     /// The public key set served at `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Value {
+        let Ok(state) = self.current() else {
+            return obj! { "keys" => Vec::<Value>::new() };
+        };
         let key = obj! {
             "kty" => "EC",
             "crv" => "P-256",
-            "kid" => self.kid.as_str(),
+            "kid" => state.kid.as_str(),
             "use" => "sig",
             "alg" => "ES256",
-            "x" => b64url::encode(&self.x),
-            "y" => b64url::encode(&self.y),
+            "x" => b64url::encode(&state.x),
+            "y" => b64url::encode(&state.y),
         };
         obj! { "keys" => vec![key] }
     }
@@ -281,12 +327,31 @@ pub(crate) mod tests {
             jwt::encode_segment(header),
             jwt::encode_segment(payload)
         );
-        let sig = issuer.key.sign(input.as_bytes()).unwrap();
+        let sig = issuer
+            .current()
+            .unwrap()
+            .key
+            .sign(input.as_bytes())
+            .unwrap();
         format!("{input}.{}", b64url::encode(&sig))
     }
 
     fn real_header(issuer: &LeaseIssuer) -> Value {
         obj! { "alg" => "ES256", "typ" => "JWT", "kid" => issuer.kid() }
+    }
+
+    #[test]
+    fn rotate_revokes_every_issued_lease() {
+        let issuer = LeaseIssuer::new().unwrap();
+        let token = issuer.issue(&sample("jkt")).unwrap();
+        assert!(issuer.verify(&token, NOW).is_ok());
+        let old_kid = issuer.kid();
+        issuer.rotate().unwrap();
+        assert_ne!(issuer.kid(), old_kid);
+        let err = issuer.verify(&token, NOW).unwrap_err();
+        assert_eq!(err.code, "invalid_lease");
+        let fresh = issuer.issue(&sample("jkt")).unwrap();
+        assert!(issuer.verify(&fresh, NOW).is_ok());
     }
 
     #[test]
@@ -339,7 +404,7 @@ pub(crate) mod tests {
     #[test]
     fn kid_is_spki_hash_prefix_and_jwks_matches() {
         let issuer = LeaseIssuer::new().unwrap();
-        let want = hex::encode(&sha256(&issuer.key.spki_der()));
+        let want = hex::encode(&sha256(&issuer.current().unwrap().key.spki_der()));
         assert_eq!(issuer.kid(), &want[..16]);
         let jwks = issuer.jwks();
         let keys = jwks.get("keys").and_then(Value::as_array).unwrap();
@@ -353,7 +418,10 @@ pub(crate) mod tests {
         ] {
             assert_eq!(k.get(name).and_then(Value::as_str), Some(want));
         }
-        assert_eq!(k.get("kid").and_then(Value::as_str), Some(issuer.kid()));
+        assert_eq!(
+            k.get("kid").and_then(Value::as_str),
+            Some(issuer.kid().as_str())
+        );
         // The JWKS key verifies a lease signature.
         let x: [u8; 32] = b64url::decode(k.get("x").unwrap().as_str().unwrap())
             .unwrap()

@@ -28,19 +28,31 @@ pub fn append(gate: &Gate, mut event: Value) -> Result<(), GateError> {
     })
 }
 
-fn base(call: &Call, event_type: &str, decision: &str) -> Value {
-    let lease = call.lease.as_ref();
-    crate::obj! {
+/// The fields every call event carries: who, what, and (once decided) the
+/// policy rule that decided it, plus approval attribution for approved runs.
+pub fn base(call: &Call, event_type: &str, decision: &str) -> Value {
+    let mut ev = crate::obj! {
         "trace_id" => call.trace_id.as_str(),
         "event_type" => event_type,
         "decision" => decision,
-        "principal" => lease.map(|l| l.sub.as_str()),
-        "session_id" => lease.map(|l| l.session_id.as_str()),
-        "lease_jti" => lease.map(|l| l.jti.as_str()),
+        "principal" => call.principal.clone(),
+        "session_id" => call.session_id.clone(),
+        "lease_jti" => call.lease_jti.clone(),
         "action_id" => call.action_id.as_str(),
         "action_digest" => call.action_digest.clone(),
         "request_hash" => call.request_hash.clone(),
+    };
+    if let Some(m) = ev.as_object_mut() {
+        if let Some((rule, version, reason)) = &call.policy {
+            m.insert("policy_rule", rule.as_str());
+            m.insert("policy_version", version.as_str());
+            m.insert("policy_reason", reason.as_str());
+        }
+        if let Some(approval) = &call.approval {
+            m.insert("approval", approval.clone());
+        }
     }
+    ev
 }
 
 /// Records a successful execution with its receipt.

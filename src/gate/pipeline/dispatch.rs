@@ -2,7 +2,7 @@
 //! limits (fuel, memory, wall clock, I/O calls, output size). No refund after
 //! this point: the effect may have happened.
 
-use crate::egress::EgressError;
+use crate::egress::{EgressError, Sinks};
 use crate::gate::errors::GateError;
 use crate::gate::hostio::{GateHost, Observed};
 use crate::gate::Gate;
@@ -50,6 +50,7 @@ pub fn run(
     action: &Action,
     provider: &Provider,
     task: &Task,
+    sinks: &Sinks,
 ) -> Result<Outcome, GateError> {
     let limits = &action.manifest.limits;
     let run_limits = RunLimits {
@@ -66,7 +67,7 @@ pub fn run(
             GateError::new(503, "runtime_busy").message("all execution slots are busy")
         })?;
     let input = task.json.to_json().into_bytes();
-    let mut host = GateHost::new(gate, &action.sinks, limits.max_host_response_bytes as usize);
+    let mut host = GateHost::new(gate, sinks, limits.max_host_response_bytes as usize);
     let result = gate.engine.run(provider, &input, &run_limits, &mut host);
     match result {
         Ok(out) => Ok(Outcome {

@@ -27,7 +27,7 @@ pub fn write(gate: &Gate, call: &Call, action: &Action, grant: &Grant) -> Result
             "trace_id" => call.trace_id.as_str(),
             "event_type" => "execution_intent",
             "decision" => "allow",
-            "principal" => super::principal(call),
+            "principal" => call.principal.clone(),
             "action_id" => call.action_id.as_str(),
             "grant_id" => grant.grant_id.as_str(),
             "request_hash" => call.request_hash.clone(),

@@ -1,9 +1,13 @@
 //! POST /v1/actions/{id}/execute, one step per file, in this order:
 //!
-//! drain → auth (lease + DPoP + jti) → resolve → trust (module digest) →
-//! validate (schema, JCS request hash) → render (template) → policy (scopes,
-//! egress sinks) → budget debit → grant → intent → dispatch (WASM) →
-//! response check → effect verification → receipt → ledger → respond.
+//! drain → auth (lease + DPoP + jti) → rate limit → resolve → trust (module
+//! digest) → validate (schema, JCS request hash) → render (template) →
+//! policy (ACL, scopes, approval rules) → budget debit → either hold (202,
+//! a durable pending approval) or the execution tail (`tail.rs`): grant →
+//! intent → dispatch (WASM) → response check → effect verification →
+//! receipt → ledger → respond.
+//!
+//! An operator's approval runs the held plan through the same tail.
 //!
 //! Every outcome after drain is a chained ledger event, written before the
 //! answer; if that write fails the answer is 500 `evidence_persistence_failed`.
@@ -13,12 +17,15 @@ pub mod audit;
 pub mod auth_step;
 pub mod dispatch;
 pub mod grant_step;
+pub mod hold;
 pub mod intent;
 pub mod policy;
+pub mod rate_step;
 pub mod receipt_step;
 pub mod render;
 pub mod resolve;
 pub mod response_check;
+pub mod tail;
 pub mod trust;
 pub mod validate;
 pub mod verify;
@@ -28,7 +35,6 @@ use super::Gate;
 use crate::auth::lease::LeaseClaims;
 use crate::json::Value;
 use crate::net::http::{Request, Response};
-use crate::obj;
 use crate::registry::Action;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,18 +44,28 @@ use std::sync::Arc;
 pub struct Call {
     /// Unique per call (UUIDv7).
     pub trace_id: String,
-    /// The action id from the path.
+    /// The action id from the path (or the held plan).
     pub action_id: String,
-    /// The verified lease, once auth passed.
-    pub lease: Option<LeaseClaims>,
+    /// Who is calling, once known (lease subject or the held plan's).
+    pub principal: Option<String>,
+    /// The lease session.
+    pub session_id: Option<String>,
+    /// The lease id.
+    pub lease_jti: Option<String>,
     /// The resolved action.
     pub action: Option<Arc<Action>>,
     /// The action's content digest.
     pub action_digest: Option<String>,
     /// `sha256:` JCS hash of the input.
     pub request_hash: Option<String>,
+    /// The policy decision: (rule, policy version, reason).
+    pub policy: Option<(String, String, String)>,
+    /// Approval attribution for an approved run (the `approval` object).
+    pub approval: Option<Value>,
     /// Grant id, once issued.
     pub grant_id: Option<String>,
+    /// Set just before the provider runs: from here no refund.
+    pub dispatched: bool,
     /// Run statistics, once dispatched.
     pub runtime: Option<Value>,
     /// Receipt id, once a receipt exists.
@@ -58,21 +74,61 @@ pub struct Call {
     pub receipt: Option<Value>,
 }
 
+impl Call {
+    /// A new call with a fresh trace id.
+    pub fn new(action_id: &str) -> Call {
+        Call {
+            trace_id: crate::crypto::uuid::v7(),
+            action_id: action_id.to_string(),
+            ..Call::default()
+        }
+    }
+    /// Records who is calling from a verified lease.
+    pub fn set_lease(&mut self, lease: &LeaseClaims) {
+        self.principal = Some(lease.sub.clone());
+        self.session_id = Some(lease.session_id.clone());
+        self.lease_jti = Some(lease.jti.clone());
+    }
+}
+
+/// Counts a call in flight for `status` while it lives.
+pub struct InFlight<'a>(&'a Gate);
+
+impl<'a> InFlight<'a> {
+    /// Counts one more call.
+    pub fn enter(gate: &'a Gate) -> InFlight<'a> {
+        gate.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(gate)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How a call ended when it did not fail.
+enum Answer {
+    /// It ran: 200 with this body (recorded by `execute`).
+    Executed(Value),
+    /// It waits for an operator: 202 with this body (already recorded).
+    Held(Value),
+}
+
 /// Handles POST /v1/actions/{id}/execute.
 pub fn execute(gate: &Gate, req: &Request, action_id: &str) -> Response {
     if gate.draining.load(Ordering::SeqCst) {
         return GateError::new(503, "draining").response();
     }
-    let mut call = Call {
-        trace_id: crate::crypto::uuid::v7(),
-        action_id: action_id.to_string(),
-        ..Call::default()
-    };
+    let _counted = InFlight::enter(gate);
+    let mut call = Call::new(action_id);
     match run(gate, req, &mut call) {
-        Ok(body) => match audit::record_executed(gate, &call) {
+        Ok(Answer::Executed(body)) => match audit::record_executed(gate, &call) {
             Ok(()) => Response::json(200, body.to_json()),
             Err(e) => e.response(),
         },
+        Ok(Answer::Held(body)) => Response::json(202, body.to_json()),
         Err(err) => match audit::record_refusal(gate, &call, &err) {
             Ok(()) => err.response(),
             Err(e) => e.response(),
@@ -80,79 +136,75 @@ pub fn execute(gate: &Gate, req: &Request, action_id: &str) -> Response {
     }
 }
 
-fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Value, GateError> {
+fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Answer, GateError> {
+    let snap = gate.snapshot();
     let path = format!("/v1/actions/{}/execute", call.action_id);
     let lease = auth_step::authenticate(gate, req, "POST", &path)?;
-    call.lease = Some(lease.clone());
-    let action = resolve::lookup(gate, &call.action_id)?;
+    call.set_lease(&lease);
+    if let Err(e) = rate_step::check(gate, &snap.policy, &lease.sub) {
+        call.policy = Some(("rate_limit".into(), snap.policy.version.clone(), e.detail()));
+        return Err(e);
+    }
+    let action = resolve::lookup(&snap, &call.action_id)?;
     call.action = Some(Arc::clone(&action));
     call.action_digest = Some(action.digest.clone());
     let provider = trust::provider(gate, &action)?;
     let (input, request_hash) = validate::input(&action, &req.body)?;
     call.request_hash = Some(request_hash.clone());
     let task = render::task(&action, &input)?;
-    policy::decide(&lease, &action, &task)?;
+    let decision = policy::decide(&snap.policy, &lease, &action, &task, &input);
+    call.policy = Some((
+        decision.rule.to_string(),
+        snap.policy.version.clone(),
+        decision.reason.clone(),
+    ));
+    policy::enforce(&lease, &action, &decision)?;
 
-    let debited = grant_step::debit(gate, &lease)?;
-    // From here until dispatch, any failure gives the call back.
-    let prepared = (|| {
-        let grant = grant_step::issue(gate, &lease, &action, &provider, &request_hash)?;
-        intent::write(gate, call, &action, &grant)?;
-        Ok::<_, GateError>(grant)
-    })();
-    let grant = match prepared {
-        Ok(g) => g,
+    // The budget is debited for a held call too: its run is reserved, and
+    // a deny or expiry gives it back.
+    let debited = match grant_step::debit(gate, &lease) {
+        Ok(d) => d,
         Err(e) => {
-            if debited {
-                gate.budgets.refund(&lease.session_id);
-            }
+            call.policy = Some((
+                "budget.max_calls".into(),
+                snap.policy.version.clone(),
+                e.detail(),
+            ));
             return Err(e);
         }
     };
-    call.grant_id = Some(grant.grant_id.clone());
-
-    let started_ms = crate::time::unix_now_millis();
-    let outcome = dispatch::run(gate, &action, &provider, &task)?;
-    let finished_ms = crate::time::unix_now_millis();
-    call.runtime = Some(outcome.runtime_json());
-
-    let checked = response_check::check(&action, &outcome);
-    let verification = verify::outcome(&action, &checked, &outcome);
-    let receipt = receipt_step::build(
-        gate,
-        &grant,
-        &provider,
-        &checked,
-        &verification,
-        started_ms,
-        finished_ms,
-    )?;
-    call.receipt_id = receipt
-        .get("receipt_id")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    call.receipt = Some(receipt);
-
-    // A provider failure or an egress refusal is still evidence (receipt above),
-    // but the caller gets an error status, never a 200.
-    if let Some(err) = checked.error_for_caller(call.receipt_id.as_deref()) {
-        return Err(err);
+    let budget = debited.then(|| lease.session_id.clone());
+    if decision.outcome == crate::policy::Outcome::Hold {
+        let held = hold::create(
+            gate,
+            call,
+            &snap.policy,
+            &lease,
+            hold::Held {
+                action: &action,
+                provider: &provider,
+                input,
+                request_hash,
+                decision: &decision,
+                budget_debited: debited,
+            },
+        );
+        if held.is_err() {
+            if let Some(session) = &budget {
+                gate.budgets.refund(session);
+            }
+        }
+        return held.map(Answer::Held);
     }
-    let fully = verification.is_fully_successful();
-    Ok(obj! {
-        "decision" => "executed",
-        "trace_id" => call.trace_id.as_str(),
-        "action_id" => call.action_id.as_str(),
-        "grant_id" => grant.grant_id.as_str(),
-        "receipt_id" => call.receipt_id.clone(),
-        "output" => checked.output.clone(),
-        "verification_outcome" => verification.status(),
-        "verification" => obj! { "outcome" => verification.status(), "is_fully_successful" => fully },
-        "runtime" => outcome.runtime_json(),
-    })
-}
-
-/// Whether a lease is present in the call (for audit fields).
-pub fn principal(call: &Call) -> Option<&str> {
-    call.lease.as_ref().map(|l| l.sub.as_str())
+    let exec = tail::Exec {
+        subject: tail::Subject::from_lease(&lease),
+        sinks: tail::widened_sinks(&action, &decision.widen_domains)?,
+        action,
+        provider,
+        task,
+        request_hash,
+        budget,
+        approval_hash: None,
+    };
+    tail::run(gate, call, exec).map(Answer::Executed)
 }

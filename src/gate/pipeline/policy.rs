@@ -1,44 +1,84 @@
-//! Step 6: the decision. Deny by default: the lease must carry `tools:call`
-//! and every scope the action requires, and a rendered URL must point at a
-//! host the manifest declares. (ACLs, approvals and rate limits: policy issue.)
+//! Step 6: the policy decision (see `crate::policy` for the rules and their
+//! order). Deny by default; the decision names the rule that made it, and
+//! that rule goes into the call's ledger event whatever the outcome.
 
 use super::render::Task;
 use crate::auth::lease::LeaseClaims;
 use crate::gate::errors::GateError;
+use crate::json::Value;
+use crate::policy::{Decision, Outcome, Policy, PolicyInput};
 use crate::registry::Action;
 
-fn denied(lease: &LeaseClaims, action: &Action, reason: String) -> GateError {
-    GateError::new(403, "policy_denied")
-        .reason(reason)
-        .with("principal", lease.sub.as_str())
-        .with("action_id", action.manifest.id.as_str())
-        .with(
-            "remediation",
-            format!(
-                "Run: latchgate policy grant {} {}",
-                lease.sub, action.manifest.id
-            ),
-        )
+/// The file paths a call touches: the `path` input of a file action.
+pub fn fs_paths(action: &Action, input: &Value) -> Vec<String> {
+    let is_fs = action
+        .manifest
+        .declared_side_effects
+        .iter()
+        .any(|s| s.starts_with("fs_"));
+    match input.get("path").and_then(Value::as_str) {
+        Some(p) if is_fs => vec![p.to_string()],
+        _ => Vec::new(),
+    }
 }
 
-/// Allows the call or says which rule denied it.
-pub fn decide(lease: &LeaseClaims, action: &Action, task: &Task) -> Result<(), GateError> {
-    if !lease.scope.iter().any(|s| s == "tools:call") {
-        return Err(denied(lease, action, "lease lacks scope tools:call".into()));
+/// Hosts the rendered request would contact that the manifest does not declare.
+pub fn unresolved_domains(action: &Action, task: &Task) -> Vec<String> {
+    match &task.host {
+        Some(host) if !action.sinks.allows(host) => vec![host.clone()],
+        _ => Vec::new(),
     }
-    for need in &action.manifest.required_scopes {
-        if !lease.scope.iter().any(|s| s == need) {
-            return Err(denied(lease, action, format!("lease lacks scope {need}")));
-        }
+}
+
+/// Evaluates the policy for this call.
+pub fn decide(
+    policy: &Policy,
+    lease: &LeaseClaims,
+    action: &Action,
+    task: &Task,
+    input: &Value,
+) -> Decision {
+    let unresolved = unresolved_domains(action, task);
+    let paths = fs_paths(action, input);
+    policy.evaluate(&PolicyInput {
+        principal: &lease.sub,
+        scopes: &lease.scope,
+        action_id: action.id(),
+        risk: action.manifest.risk_level,
+        side_effects: &action.manifest.declared_side_effects,
+        required_scopes: &action.manifest.required_scopes,
+        unresolved_domains: &unresolved,
+        fs_paths: &paths,
+        unresolved_paths: &[],
+    })
+}
+
+/// What the operator can do about a denial.
+fn remediation(rule: &str, principal: &str, action: &str) -> String {
+    match rule {
+        "acl.no_entry" | "acl.action" => format!(
+            "add \"{action}\" to acl.\"{principal}\".allowed_actions in the policy file, then run: latchgate reload"
+        ),
+        "acl.side_effect" => format!(
+            "add the action's side effects to acl.\"{principal}\".allowed_side_effects in the policy file, then run: latchgate reload"
+        ),
+        "scope" => "request a lease with the scopes the action requires".to_string(),
+        _ => format!(
+            "declare the target in the manifest of `{action}`, or remove `{action}` from approval.never in the policy file"
+        ),
     }
-    if let Some(host) = &task.host {
-        if !action.sinks.allows(host) {
-            return Err(GateError::new(403, "egress_denied")
-                .reason(format!(
-                    "host `{host}` is not among the action's declared egress domains"
-                ))
-                .with("action_id", action.manifest.id.as_str()));
-        }
+}
+
+/// A deny becomes 403 `policy_denied` (with the v0.2 fields and the rule);
+/// allow and hold pass.
+pub fn enforce(lease: &LeaseClaims, action: &Action, d: &Decision) -> Result<(), GateError> {
+    if d.outcome != Outcome::Deny {
+        return Ok(());
     }
-    Ok(())
+    Err(GateError::new(403, "policy_denied")
+        .reason(d.reason.clone())
+        .with("principal", lease.sub.as_str())
+        .with("action_id", action.id())
+        .with("policy_rule", d.rule)
+        .with("remediation", remediation(d.rule, &lease.sub, action.id())))
 }
