@@ -328,6 +328,38 @@ fn approving_an_undeclared_host_widens_egress_for_that_call_only() {
     // The next call to the same host is held again: the widening was for that call.
     let again = agent.execute(&gate, "http_fetch", &input);
     assert_eq!(again.status, 202);
+
+    // The operator API filters the ledger.
+    let r = gate.admin(
+        "GET",
+        "/v1/audit/events?action_id=http_fetch&decision=pending_approval&principal=dev:anonymous&limit=10",
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    let events = r
+        .json()
+        .get("events")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events
+        .iter()
+        .all(|e| s(e, "policy_rule") == "approval.undeclared_domain"));
+    let trace = s(&events[0], "trace_id").to_string();
+    let r = gate.admin("GET", &format!("/v1/audit/events?trace_id={trace}"), b"");
+    assert_eq!(
+        r.json()
+            .get("events")
+            .and_then(Value::as_array)
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = gate.admin("GET", "/v1/audit/events?after=yesterday", b"");
+    assert_eq!((r.status, r.code().as_str()), (400, "bad_request"));
+    let r = gate.admin("GET", "/v1/audit/verify", b"");
+    assert_eq!(r.json().get("intact"), Some(&Value::Bool(true)));
 }
 
 #[test]

@@ -405,7 +405,21 @@ pub fn poll(gate: &Gate, req: &Request, id: &str) -> Response {
     let path = format!("/v1/approvals/{id}/poll");
     let lease = match auth_step::authenticate(gate, req, "GET", &path) {
         Ok(l) => l,
-        Err(e) => return e.response(),
+        Err(e) => {
+            // A refused poll is a decision too: recorded like every other.
+            let event = obj! {
+                "trace_id" => crate::crypto::uuid::v7(),
+                "event_type" => "approval_poll_denied",
+                "decision" => "deny",
+                "approval_id" => id,
+                "error" => e.code,
+                "deny_reason" => e.detail(),
+            };
+            return match audit::append(gate, event) {
+                Ok(()) => e.response(),
+                Err(persist) => persist.response(),
+            };
+        }
     };
     if let Err(r) = sweep_expired(gate) {
         return r;
