@@ -15,6 +15,7 @@ pub mod json;
 pub mod net;
 pub mod policy;
 pub mod registry;
+pub mod secrets;
 pub mod sys;
 pub mod time;
 pub mod toml;

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod operator;
 pub mod policy;
+pub mod secrets;
 pub mod status;
 pub mod up;
 pub mod verify;
@@ -28,6 +29,7 @@ Commands:
   reload                                              load manifests and policy again (bad files refused)
   revoke-all                                          end every lease and undispatched grant
   drain                                               refuse new calls, let calls in flight finish
+  secrets  set NAME | list | rm NAME                  the secret store (values from stdin, never shown)
   version                                             print the version
   help                                                this text
 
@@ -51,6 +53,7 @@ pub fn main() -> i32 {
         Some("reload") => admin_ops::run(admin_ops::Op::Reload, rest),
         Some("revoke-all") => admin_ops::run(admin_ops::Op::RevokeAll, rest),
         Some("drain") => admin_ops::run(admin_ops::Op::Drain, rest),
+        Some("secrets") => secrets::run(rest),
         Some("version" | "--version" | "-V") => {
             println!("latchgate {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -60,7 +63,7 @@ pub fn main() -> i32 {
             Ok(0)
         }
         _ => Err(format!(
-            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, version, help",
+            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, secrets, version, help",
             cmd.to_string_lossy()
         )),
     };

@@ -1,7 +1,9 @@
 //! Reading and validating `latchgate.toml`.
 
 use super::fields::Fields as Ctx;
-use super::{paths, Config, EgressSettings, IdentityProvider, IdentitySettings, PeerPrincipal};
+use super::{
+    paths, Config, EgressSettings, IdentityProvider, IdentitySettings, PeerPrincipal, SecretSource,
+};
 use crate::toml::Item;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,7 @@ const TOP_KEYS: &[&str] = &[
     "approval_ttl_seconds",
     "max_pending_approvals",
     "identity",
+    "secrets",
     "public_base_url",
     "manifests_dir",
     "lease_ttl_seconds",
@@ -82,6 +85,7 @@ pub fn load_from_str(
         approval_ttl_seconds: 300,
         max_pending_approvals: 1000,
         identity: IdentitySettings::default(),
+        secrets: Vec::new(),
         public_base_url: "http://localhost:3000".into(),
         manifests_dir: None,
         lease_ttl_seconds: 300,
@@ -132,6 +136,7 @@ pub fn load_from_str(
                 cfg.max_pending_approvals = ctx.int_in(key, item, 1, 1_000_000)? as usize
             }
             "identity" => cfg.identity = identity(&ctx, item)?,
+            "secrets" => cfg.secrets = secrets(&ctx, item, &rel)?,
             "public_base_url" => {
                 let s = ctx.string(key, item)?;
                 if !(s.starts_with("http://") || s.starts_with("https://"))
@@ -209,6 +214,38 @@ fn addr(ctx: &Ctx, key: &str, item: &Item) -> Result<std::net::SocketAddr, Confi
             &format!("`{s}` is not an address; expected IP:PORT such as \"127.0.0.1:3000\""),
         )
     })
+}
+
+fn secrets(
+    ctx: &Ctx,
+    item: &Item,
+    rel: &dyn Fn(String) -> PathBuf,
+) -> Result<Vec<(String, SecretSource)>, ConfigError> {
+    let mut out = Vec::new();
+    for (name, v) in ctx.table("secrets", item)?.iter() {
+        let key = format!("secrets.{name}");
+        if !crate::secrets::valid_name(name) {
+            return Err(ctx.err(
+                &key,
+                v,
+                "secret names are [A-Z][A-Z0-9_], at most 64 characters",
+            ));
+        }
+        let text = ctx.string(&key, v)?;
+        let source = if let Some(var) = text.strip_prefix("env:").filter(|s| !s.is_empty()) {
+            SecretSource::Env(var.to_string())
+        } else if let Some(p) = text.strip_prefix("file:").filter(|s| !s.is_empty()) {
+            SecretSource::File(rel(p.to_string()))
+        } else {
+            return Err(ctx.err(
+                &key,
+                v,
+                "expected \"env:VARIABLE\" or \"file:/path\" (values themselves never go in the config; use `latchgate secrets set`)",
+            ));
+        };
+        out.push((name.clone(), source));
+    }
+    Ok(out)
 }
 
 const IDENTITY_KEYS: &[&str] = &["provider", "allow_unmapped", "peercred"];

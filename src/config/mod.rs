@@ -26,6 +26,15 @@ pub struct EgressSettings {
     pub hosts: Vec<(String, String)>,
 }
 
+/// Where a secret's value comes from (`[secrets] NAME = "env:VAR"`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SecretSource {
+    /// An environment variable of the gate process.
+    Env(String),
+    /// A file (trailing newline removed).
+    File(PathBuf),
+}
+
 /// Who is calling, for leases (`[identity]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdentityProvider {
@@ -100,6 +109,8 @@ pub struct Config {
     pub max_pending_approvals: usize,
     /// Who is calling.
     pub identity: IdentitySettings,
+    /// Secret sources from `[secrets]` (the store needs no entry here).
+    pub secrets: Vec<(String, SecretSource)>,
     /// Base URL DPoP `htu` claims are checked against.
     pub public_base_url: String,
     /// Extra manifests (`*.toml`), overriding embedded ones by id.

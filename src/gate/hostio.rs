@@ -25,6 +25,10 @@ pub struct Observed {
 pub struct GateHost<'a> {
     gate: &'a Gate,
     sinks: &'a Sinks,
+    /// `(header, value)` pairs the egress layer injects (https, sinks only).
+    secret_headers: &'a [(String, String)],
+    /// Every secret value, raw and formatted, to redact from what comes back.
+    redactions: Vec<&'a str>,
     max_response_bytes: usize,
     /// Effects the host saw.
     pub observed: Vec<Observed>,
@@ -44,16 +48,38 @@ const REFUSALS: &[&str] = &[
 ];
 
 impl<'a> GateHost<'a> {
-    /// Host state bound to an action's sinks and response limit.
-    pub fn new(gate: &'a Gate, sinks: &'a Sinks, max_response_bytes: usize) -> Self {
+    /// Host state bound to an action's sinks, secrets and response limit.
+    pub fn new(
+        gate: &'a Gate,
+        sinks: &'a Sinks,
+        secrets: &'a crate::gate::pipeline::secrets_step::Injected,
+        max_response_bytes: usize,
+    ) -> Self {
+        let mut redactions: Vec<&str> = secrets.raw.iter().map(String::as_str).collect();
+        redactions.extend(secrets.headers.iter().map(|(_, v)| v.as_str()));
+        redactions.retain(|v| !v.is_empty());
+        // Longest first, so a formatted value is replaced whole.
+        redactions.sort_by_key(|v| std::cmp::Reverse(v.len()));
         GateHost {
             gate,
             sinks,
+            secret_headers: &secrets.headers,
+            redactions,
             max_response_bytes,
             observed: Vec::new(),
             refusals: Vec::new(),
             failures: Vec::new(),
         }
+    }
+
+    /// `text` with every injected secret value replaced by `[redacted]`.
+    fn redact(&self, mut text: String) -> String {
+        for value in &self.redactions {
+            if text.contains(value) {
+                text = text.replace(value, "[redacted]");
+            }
+        }
+        text
     }
 
     fn request(&mut self, raw: &[u8], deadline: Instant) -> Result<Value, String> {
@@ -98,23 +124,24 @@ impl<'a> GateHost<'a> {
             headers,
             body,
         };
-        let resp =
-            match self
-                .gate
-                .egress
-                .send(&req, self.sinks, &[], deadline, self.max_response_bytes)
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    let text = format!("{}: {}", e.code, e.message);
-                    if REFUSALS.contains(&e.code) {
-                        self.refusals.push(e);
-                    } else {
-                        self.failures.push(e);
-                    }
-                    return Err(text);
+        let resp = match self.gate.egress.send(
+            &req,
+            self.sinks,
+            self.secret_headers,
+            deadline,
+            self.max_response_bytes,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                let text = format!("{}: {}", e.code, e.message);
+                if REFUSALS.contains(&e.code) {
+                    self.refusals.push(e);
+                } else {
+                    self.failures.push(e);
                 }
-            };
+                return Err(text);
+            }
+        };
         let origin = crate::egress::Url::parse(&resp.url)
             .map(|u| u.origin())
             .unwrap_or_default();
@@ -122,12 +149,15 @@ impl<'a> GateHost<'a> {
             status: resp.status,
             origin,
         });
+        // An upstream may echo a request header back (httpbin does): what
+        // the provider gets has every injected secret value redacted, so no
+        // secret reaches WASM memory, the receipt or the ledger.
         let mut hdrs = Map::new();
         for (k, v) in &resp.headers {
-            hdrs.insert(k.to_ascii_lowercase(), v.as_str());
+            hdrs.insert(k.to_ascii_lowercase(), self.redact(v.clone()));
         }
         let body = match String::from_utf8(resp.body) {
-            Ok(s) => Value::String(s),
+            Ok(s) => Value::String(self.redact(s)),
             Err(_) => Value::from("<binary>"),
         };
         Ok(obj! {
@@ -148,10 +178,12 @@ impl crate::wasm::HostIo for GateHost<'_> {
     }
 
     fn log(&mut self, level: u8, msg: &str) {
-        let clean: String = msg
+        let mut clean: String = msg
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
+        // Defence in depth: the provider never gets a secret (see `redact`).
+        clean = self.redact(clean);
         eprintln!("provider log [{level}]: {clean}");
     }
 }

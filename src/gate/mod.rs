@@ -95,6 +95,8 @@ pub struct Gate {
     /// Intents with no outcome found in the ledger at start-up: calls that
     /// may have had an effect when the gate died. Reported, never re-run.
     pub unresolved_intents: Vec<crate::json::Value>,
+    /// Secret values for injection (config sources, then the store).
+    pub secrets: crate::secrets::Secrets,
     /// The TCP operator listener's bearer token, if configured.
     pub admin_token: Option<Vec<u8>>,
     /// Start-up warnings (manifest overrides, ...), printed in the banner.
@@ -177,6 +179,7 @@ impl Gate {
             in_flight: AtomicUsize::new(0),
             started_ms: crate::time::unix_now_millis(),
             unresolved_intents,
+            secrets: crate::secrets::Secrets::new(&cfg.secrets, cfg.data_dir.clone()),
             admin_token,
             warnings,
             cfg,

@@ -51,6 +51,7 @@ pub fn run(
     provider: &Provider,
     task: &Task,
     sinks: &Sinks,
+    secrets: &super::secrets_step::Injected,
 ) -> Result<Outcome, GateError> {
     let limits = &action.manifest.limits;
     let run_limits = RunLimits {
@@ -67,7 +68,12 @@ pub fn run(
             GateError::new(503, "runtime_busy").message("all execution slots are busy")
         })?;
     let input = task.json.to_json().into_bytes();
-    let mut host = GateHost::new(gate, sinks, limits.max_host_response_bytes as usize);
+    let mut host = GateHost::new(
+        gate,
+        sinks,
+        secrets,
+        limits.max_host_response_bytes as usize,
+    );
     let result = gate.engine.run(provider, &input, &run_limits, &mut host);
     match result {
         Ok(out) => Ok(Outcome {

@@ -25,6 +25,7 @@ pub mod receipt_step;
 pub mod render;
 pub mod resolve;
 pub mod response_check;
+pub mod secrets_step;
 pub mod tail;
 pub mod trust;
 pub mod validate;
@@ -159,6 +160,8 @@ fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Answer, GateError>
         decision.reason.clone(),
     ));
     policy::enforce(&lease, &action, &decision)?;
+
+    secrets_step::check_required(gate, &action)?;
 
     // The budget is debited for a held call too: its run is reserved, and
     // a deny or expiry gives it back.

@@ -98,9 +98,20 @@ fn run_inner(gate: &Gate, call: &mut Call, exec: &Exec) -> Result<Value, GateErr
             .reason("every outstanding grant was revoked by an operator"));
     }
 
+    let secrets = super::secrets_step::resolve(gate, action)?;
+
     call.dispatched = true;
     let started_ms = crate::time::unix_now_millis();
-    let outcome = dispatch::run(gate, action, &exec.provider, &exec.task, &exec.sinks)?;
+    let outcome = dispatch::run(
+        gate,
+        action,
+        &exec.provider,
+        &exec.task,
+        &exec.sinks,
+        &secrets,
+    );
+    drop(secrets);
+    let outcome = outcome?;
     let finished_ms = crate::time::unix_now_millis();
     call.runtime = Some(outcome.runtime_json());
 

@@ -1,0 +1,79 @@
+//! Secrets for a call: resolved on the host just before dispatch into the
+//! headers the manifest names (`header`, `format`), handed to the egress
+//! layer only (which sends them over https to the action's sinks only).
+//! The provider never sees them; nothing here is logged.
+
+use crate::gate::errors::GateError;
+use crate::gate::Gate;
+use crate::registry::Action;
+
+/// The remediation for a missing secret.
+fn missing(action: &Action, name: &str) -> GateError {
+    GateError::new(403, "secret_missing")
+        .reason(format!(
+            "action `{}` needs secret {name}, which is not configured",
+            action.id()
+        ))
+        .with("secret", name)
+        .with(
+            "remediation",
+            format!("run: latchgate secrets set {name}   (or add [secrets] {name} = \"env:VAR\" to latchgate.toml)"),
+        )
+}
+
+/// Fails when a required secret is configured nowhere (checked before a
+/// call is held, so an operator is not asked to approve a call that cannot run).
+pub fn check_required(gate: &Gate, action: &Action) -> Result<(), GateError> {
+    for s in action.manifest.secrets.iter().filter(|s| s.required) {
+        if gate.secrets.source_of(&s.name).is_none() {
+            return Err(missing(action, &s.name));
+        }
+    }
+    Ok(())
+}
+
+/// What a run injects, and what must never come back.
+#[derive(Default)]
+pub struct Injected {
+    /// `(header, formatted value)` pairs for the egress layer.
+    pub headers: Vec<(String, String)>,
+    /// The raw values, redacted from anything an upstream sends back.
+    pub raw: Vec<String>,
+}
+
+impl Drop for Injected {
+    fn drop(&mut self) {
+        for s in self
+            .raw
+            .iter_mut()
+            .chain(self.headers.iter_mut().map(|(_, v)| v))
+        {
+            let mut bytes = std::mem::take(s).into_bytes();
+            bytes.iter_mut().for_each(|b| *b = 0);
+            std::hint::black_box(&bytes);
+        }
+    }
+}
+
+/// The `(header, value)` pairs to inject. A missing required secret is 403
+/// `secret_missing`; a source that cannot be read is 503
+/// `secret_unavailable` (fail closed). Absent optional secrets are skipped.
+pub fn resolve(gate: &Gate, action: &Action) -> Result<Injected, GateError> {
+    let mut out = Injected::default();
+    for s in &action.manifest.secrets {
+        let value = gate
+            .secrets
+            .get(&s.name)
+            .map_err(|e| GateError::new(503, "secret_unavailable").message(e))?;
+        match value {
+            Some(v) => {
+                out.headers
+                    .push((s.header.clone(), s.format.replacen("{}", v.expose(), 1)));
+                out.raw.push(v.expose().to_string());
+            }
+            None if s.required => return Err(missing(action, &s.name)),
+            None => {}
+        }
+    }
+    Ok(out)
+}
