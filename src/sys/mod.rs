@@ -2,6 +2,7 @@
 //! over the few libc calls the gate needs. Each block has a `// SAFETY:` note.
 
 pub mod signals;
+pub mod tty;
 
 /// The real user id of this process.
 pub fn uid() -> u32 {
