@@ -1,6 +1,7 @@
 //! The `latchgate` command line (lexopt). Each command parses its own flags
 //! and calls into the library; errors name the flag and what is allowed.
 
+pub mod actions;
 pub mod admin_ops;
 pub mod approvals;
 pub mod audit;
@@ -29,6 +30,7 @@ Commands:
   reload                                              load manifests and policy again (bad files refused)
   revoke-all                                          end every lease and undispatched grant
   drain                                               refuse new calls, let calls in flight finish
+  actions  list | show ID                             the actions, their risk, egress and secrets
   secrets  set NAME | list | rm NAME                  the secret store (values from stdin, never shown)
   version                                             print the version
   help                                                this text
@@ -54,6 +56,7 @@ pub fn main() -> i32 {
         Some("revoke-all") => admin_ops::run(admin_ops::Op::RevokeAll, rest),
         Some("drain") => admin_ops::run(admin_ops::Op::Drain, rest),
         Some("secrets") => secrets::run(rest),
+        Some("actions") => actions::run(rest),
         Some("version" | "--version" | "-V") => {
             println!("latchgate {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -63,7 +66,7 @@ pub fn main() -> i32 {
             Ok(0)
         }
         _ => Err(format!(
-            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, secrets, version, help",
+            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, actions, secrets, version, help",
             cmd.to_string_lossy()
         )),
     };

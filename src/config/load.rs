@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "listen_admin_http_addr",
     "admin_token_file",
     "policy_file",
+    "providers_dir",
     "approval_ttl_seconds",
     "max_pending_approvals",
     "identity",
@@ -82,6 +83,7 @@ pub fn load_from_str(
         listen_admin_http_addr: None,
         admin_token_file: None,
         policy_file: None,
+        providers_dir: None,
         approval_ttl_seconds: 300,
         max_pending_approvals: 1000,
         identity: IdentitySettings::default(),
@@ -129,6 +131,7 @@ pub fn load_from_str(
             "listen_admin_http_addr" => cfg.listen_admin_http_addr = Some(addr(&ctx, key, item)?),
             "admin_token_file" => cfg.admin_token_file = Some(rel(ctx.string(key, item)?)),
             "policy_file" => cfg.policy_file = Some(rel(ctx.string(key, item)?)),
+            "providers_dir" => cfg.providers_dir = Some(rel(ctx.string(key, item)?)),
             "approval_ttl_seconds" => {
                 cfg.approval_ttl_seconds = ctx.int_in(key, item, 1, 86_400)? as u64
             }
@@ -371,8 +374,9 @@ fn egress(
                 for (name, addr) in ctx.table(&full, item)?.iter() {
                     let key = format!("egress.hosts.{name}");
                     let a = ctx.string(&key, addr)?;
-                    if a.parse::<std::net::IpAddr>().is_err() {
-                        return Err(ctx.err(&key, addr, &format!("`{a}` is not an IP address")));
+                    // "IP" or "IP:PORT" ("[::1]:8443"), parsed as egress will.
+                    if let Err(e) = crate::egress::EgressConfig::parse_host_target(&a) {
+                        return Err(ctx.err(&key, addr, &e));
                     }
                     out.hosts.push((name.to_ascii_lowercase(), a));
                 }

@@ -22,7 +22,8 @@ pub struct EgressSettings {
     pub ca_file: Option<PathBuf>,
     /// CIDRs that may be reached even though they are private/loopback.
     pub allow_private: Vec<String>,
-    /// Static host name -> IP address map (`[egress.hosts]`).
+    /// Static host name -> `"IP"` or `"IP:PORT"` map (`[egress.hosts]`;
+    /// IPv6 with a port as `"[::1]:8443"`). A port replaces the URL's.
     pub hosts: Vec<(String, String)>,
 }
 
@@ -100,6 +101,9 @@ pub struct Config {
     pub listen_admin_http_addr: Option<SocketAddr>,
     /// File holding the bearer token for the TCP operator listener.
     pub admin_token_file: Option<PathBuf>,
+    /// Operator providers: every `*.wasm` here is loaded and addressed by its
+    /// `sha256:` digest (`None`: `providers/` beside the config if it exists).
+    pub providers_dir: Option<PathBuf>,
     /// The policy file (`None`: `policy.toml` beside the config if it
     /// exists, else the embedded default).
     pub policy_file: Option<PathBuf>,
@@ -142,6 +146,16 @@ impl Config {
                 .as_ref()
                 .map(|d| d.join("policy.toml"))
                 .filter(|p| p.is_file())
+        })
+    }
+    /// The operator providers directory in effect: explicit, else
+    /// `providers/` beside the config file when it exists.
+    pub fn providers_path(&self) -> Option<PathBuf> {
+        self.providers_dir.clone().or_else(|| {
+            self.config_dir
+                .as_ref()
+                .map(|d| d.join("providers"))
+                .filter(|d| d.is_dir())
         })
     }
     /// The manifests directory in effect: explicit, else `manifests/`

@@ -17,6 +17,7 @@ pub mod hostio;
 pub mod identity;
 pub mod intents;
 pub mod leases;
+pub mod operator_providers;
 pub mod ops;
 pub mod permits;
 pub mod pipeline;
@@ -67,6 +68,8 @@ pub struct Gate {
     pub providers: HashMap<String, Arc<Provider>>,
     /// Built-in provider name -> digest.
     pub builtin_digests: HashMap<String, String>,
+    /// Operator providers loaded from the providers directory: (file, digest).
+    pub operator_providers: Vec<(String, String)>,
     /// Outbound HTTP for providers.
     pub egress: Egress,
     /// The tamper-evident ledger.
@@ -139,7 +142,16 @@ impl Gate {
             providers.insert(p.digest().to_string(), p);
         }
 
-        let (snapshot, warnings) = load_snapshot(&cfg, &builtin_digests, &providers)?;
+        let mut operator_list = Vec::new();
+        if let Some(dir) = cfg.providers_path() {
+            for loaded in operator_providers::load(&dir, &engine, &cache)? {
+                let digest = loaded.provider.digest().to_string();
+                operator_list.push((loaded.file, digest.clone()));
+                providers.insert(digest, loaded.provider);
+            }
+        }
+        let (snapshot, warnings) =
+            load_snapshot(&cfg, &builtin_digests, &providers, &operator_list)?;
 
         let approvals_key =
             crate::crypto::secret::load_or_create(&cfg.data_dir.join("approvals.key"))
@@ -166,6 +178,7 @@ impl Gate {
             engine,
             providers,
             builtin_digests,
+            operator_providers: operator_list,
             egress,
             ledger,
             receipt_key,
@@ -199,7 +212,12 @@ impl Gate {
     /// Loads manifests and policy again and swaps them in whole; on any
     /// error the old set keeps serving and the error is returned.
     pub fn reload(&self) -> Result<Vec<String>, String> {
-        let (fresh, warnings) = load_snapshot(&self.cfg, &self.builtin_digests, &self.providers)?;
+        let (fresh, warnings) = load_snapshot(
+            &self.cfg,
+            &self.builtin_digests,
+            &self.providers,
+            &self.operator_providers,
+        )?;
         let mut slot = self
             .snapshot
             .write()
@@ -215,24 +233,33 @@ pub fn load_snapshot(
     cfg: &Config,
     builtin_digests: &HashMap<String, String>,
     providers: &HashMap<String, Arc<Provider>>,
+    operator: &[(String, String)],
 ) -> Result<(Snapshot, Vec<String>), String> {
     let (registry, mut warnings) =
         Registry::load(crate::registry::EMBEDDED, cfg.manifests_path().as_deref())
             .map_err(|e| format!("action manifests: {e}"))?;
     for action in registry.list() {
         let digest = pipeline::trust::module_digest(builtin_digests, action);
-        if digest.as_ref().and_then(|d| providers.get(d)).is_none() {
-            return Err(format!(
-                "action `{}`: provider `{}` is not loaded (built-in providers: {})",
-                action.manifest.id,
-                action.manifest.provider,
-                BUILTIN_PROVIDERS
-                    .iter()
-                    .map(|(n, _)| format!("builtin:{n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+        if digest.as_ref().and_then(|d| providers.get(d)).is_some() {
+            continue;
+        }
+        if let crate::registry::ProviderRef::Digest(wanted) = &action.manifest.provider {
+            return Err(operator_providers::mismatch(
+                &action.manifest.id,
+                wanted,
+                operator,
             ));
         }
+        return Err(format!(
+            "action `{}`: provider `{}` is not loaded (built-in providers: {})",
+            action.manifest.id,
+            action.manifest.provider,
+            BUILTIN_PROVIDERS
+                .iter()
+                .map(|(n, _)| format!("builtin:{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     let policy = Policy::load(cfg.policy_path().as_deref()).map_err(|e| format!("policy: {e}"))?;
     let known: Vec<&str> = registry.list().iter().map(|a| a.id()).collect();
