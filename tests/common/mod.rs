@@ -22,14 +22,15 @@ pub fn bin() -> PathBuf {
     }
 }
 
-/// A fresh scratch directory under target/ (kept on failure for inspection).
+/// A fresh scratch directory under $TMPDIR/lgt (kept for inspection).
 pub fn scratch(name: &str) -> PathBuf {
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-scratch");
-    let dir = base.join(format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        latchgate::crypto::uuid::v7()
-    ));
+    // Short and under /tmp: Unix socket paths must fit in 108 bytes
+    // wherever the checkout lives.
+    let short: String = name.chars().take(16).collect();
+    let id = latchgate::crypto::uuid::v4();
+    let dir = std::env::temp_dir()
+        .join("lgt")
+        .join(format!("{short}-{}", &id[..13]));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
