@@ -26,21 +26,45 @@ fn digest(path: &Path) -> String {
     format!("sha256:{}", latchgate::crypto::sha256_hex(&bytes))
 }
 
-/// A manifest for fixture `name` with tight limits.
+/// A manifest for fixture `name` with tight limits (`spin` gets all the
+/// fuel it wants, so the wall clock has to stop it).
 fn manifest(name: &str, digest: &str, extra: &str) -> String {
+    let fuel = if name == "spin" {
+        "10_000_000_000"
+    } else {
+        "50_000_000"
+    };
     format!(
         "# Test fixture `{name}` (misbehaving provider).\n\
          id = \"bad_{name}\"\nversion = \"1.0.0\"\nprovider = \"{digest}\"\n\
          description = \"misbehaving fixture {name}\"\nrisk_level = \"low\"\n\
          declared_side_effects = []\nverifier = \"none\"\n\
-         [limits]\nfuel = 50_000_000\nmemory_mb = 16\ntimeout_seconds = 2\nmax_io_calls = 5\n\
+         [limits]\nfuel = {fuel}\nmemory_mb = 16\ntimeout_seconds = 2\nmax_io_calls = 5\n\
          [io]\nmax_response_bytes = 65536\n{extra}\n\
          [request_schema]\ntype = \"object\"\nadditionalProperties = true\n"
     )
 }
 
 const FIXTURES: &[&str] = &[
-    "spin", "memhog", "bigout", "ioflood", "sinkjump", "badimport", "badabi", "logspam",
+    "spin",
+    "memhog",
+    "bigout",
+    "ioflood",
+    "sinkjump",
+    "badimport",
+    "badabi",
+    "logspam",
+];
+
+/// Fixtures that must fail (logspam succeeds: its log lines are bounded).
+const FAILING: &[&str] = &[
+    "spin",
+    "memhog",
+    "bigout",
+    "ioflood",
+    "sinkjump",
+    "badimport",
+    "badabi",
 ];
 
 fn setup(name: &str) -> (PathBuf, Vec<(String, String)>) {
@@ -52,12 +76,13 @@ fn setup(name: &str) -> (PathBuf, Vec<(String, String)>) {
         let src = module(f);
         std::fs::copy(&src, dir.join("providers").join(format!("{f}.wasm"))).unwrap();
         let d = digest(&src);
-        // ioflood and sinkjump talk to the network: give them a declared
-        // domain that is not the one they call.
-        let extra = if *f == "ioflood" || *f == "sinkjump" {
-            "[egress]\nallowed_domains = [\"upstream.test\"]\n"
-        } else {
-            ""
+        // ioflood calls example.com (declared; mapped to a closed local
+        // port, so each call fails fast) until its I/O budget is gone;
+        // sinkjump calls a host its manifest does not declare.
+        let extra = match *f {
+            "ioflood" => "[egress]\nallowed_domains = [\"example.com\"]\n",
+            "sinkjump" => "[egress]\nallowed_domains = [\"upstream.test\"]\n",
+            _ => "",
         };
         std::fs::write(
             dir.join("manifests").join(format!("bad_{f}.toml")),
@@ -79,6 +104,7 @@ fn start(name: &str, dir: &Path) -> Gate {
                 dir.join("providers").display(),
                 dir.join("manifests").display()
             ),
+            hosts: vec![("example.com".into(), "127.0.0.1:1".into())],
             ..Opts::default()
         },
     )
@@ -115,12 +141,16 @@ fn misbehaving_providers_fail_cleanly_while_others_keep_running() {
 
     let agent = Agent::lease(&gate, None);
     let mut report = Vec::new();
-    for f in FIXTURES {
+    for f in FAILING {
         let t = Instant::now();
         let r = agent.execute(&gate, &format!("bad_{f}"), &obj! {});
         let took = t.elapsed();
         let body = r.json();
-        let code = body.get("error").and_then(Value::as_str).unwrap_or("").to_string();
+        let code = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let reason = body
             .get("deny_reason")
             .and_then(Value::as_str)
@@ -137,12 +167,13 @@ fn misbehaving_providers_fail_cleanly_while_others_keep_running() {
         assert!(took < Duration::from_secs(5), "{f} took {took:?}");
         let ev = common::audit_events(&gate, 5);
         assert!(
-            ev.iter().any(|e| e.get("action_id").and_then(Value::as_str) == Some(&format!("bad_{f}"))
+            ev.iter().any(|e| e.get("action_id").and_then(Value::as_str)
+                == Some(&format!("bad_{f}"))
                 && e.get("error").and_then(Value::as_str) == Some(code.as_str())),
             "{f}: no ledger event with error {code}"
         );
         let expect = match *f {
-            "spin" => "exceeded its time limit",
+            "spin" => "",
             "memhog" => "memory",
             "bigout" => "size limit",
             "ioflood" => "I/O call limit",
@@ -151,17 +182,43 @@ fn misbehaving_providers_fail_cleanly_while_others_keep_running() {
             "badabi" => "ABI",
             _ => "",
         };
-        assert!(reason.contains(expect), "{f}: reason {reason:?} should mention {expect:?}");
+        assert!(
+            reason.contains(expect),
+            "{f}: reason {reason:?} should mention {expect:?}"
+        );
+        if *f == "spin" {
+            assert!(
+                reason.contains("fuel") || reason.contains("wall-clock"),
+                "spin: {reason:?}"
+            );
+        }
     }
     stop.store(true, Ordering::SeqCst);
     let worst = stream.join().unwrap();
     eprintln!("{}", report.join("\n"));
-    assert!(ok.load(Ordering::SeqCst) > 20, "the parallel stream barely ran");
-    assert_eq!(bad.load(Ordering::SeqCst), 0, "well-behaved calls failed meanwhile");
-    assert!(worst < Duration::from_secs(2), "a well-behaved call waited {worst:?}");
-    // The log flood was bounded.
+    assert!(
+        ok.load(Ordering::SeqCst) > 20,
+        "the parallel stream barely ran"
+    );
+    assert_eq!(
+        bad.load(Ordering::SeqCst),
+        0,
+        "well-behaved calls failed meanwhile"
+    );
+    assert!(
+        worst < Duration::from_secs(2),
+        "a well-behaved call waited {worst:?}"
+    );
+    // The log flood runs, but what reaches the gate's log is bounded
+    // (300 lines of 5000 bytes asked for).
+    let r = agent.execute(&gate, "bad_logspam", &obj! {});
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let log = gate.log();
-    assert!(log.len() < 2 * 1024 * 1024, "gate log grew to {} bytes", log.len());
+    assert!(
+        log.len() < 2 * 1024 * 1024,
+        "gate log grew to {} bytes",
+        log.len()
+    );
     // The gate still serves.
     assert_eq!(agent.execute(&gate, "echo", &obj! {}).status, 200);
 }
@@ -195,5 +252,8 @@ fn a_manifest_pinning_another_digest_keeps_the_gate_from_starting() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let real = &pinned.iter().find(|(f, _)| f == "spin").unwrap().1;
-    assert!(err.contains(&wrong) && err.contains(real.as_str()) && err.contains("spin.wasm"), "{err}");
+    assert!(
+        err.contains(&wrong) && err.contains(real.as_str()) && err.contains("spin.wasm"),
+        "{err}"
+    );
 }

@@ -50,6 +50,10 @@ pub struct Plan {
     pub policy_reason: String,
     /// Hosts an approval adds to the run's egress sinks.
     pub approved_domains: Vec<String>,
+    /// The lease's fs_root: a file action runs beneath it when approved.
+    pub fs_root: Option<String>,
+    /// Undeclared file paths an approval lets the run touch (exactly these).
+    pub approved_paths: Vec<String>,
     /// One call of the lease budget was reserved when held.
     pub budget_debited: bool,
     /// Trace id of the `pending_approval` ledger event.
@@ -57,7 +61,7 @@ pub struct Plan {
 }
 
 /// Every key of [`Plan::to_json`], in output order.
-const KEYS: [&str; 23] = [
+const KEYS: [&str; 25] = [
     "approval_id",
     "created_at_ms",
     "expires_at_ms",
@@ -79,13 +83,15 @@ const KEYS: [&str; 23] = [
     "policy_rule",
     "policy_reason",
     "approved_domains",
+    "fs_root",
+    "approved_paths",
     "budget_debited",
     "trace_id",
 ];
 
 impl Plan {
-    /// Every field as a JSON object, snake_case keys; `owner` is `null`
-    /// when absent.
+    /// Every field as a JSON object, snake_case keys; `owner` and
+    /// `fs_root` are `null` when absent.
     pub fn to_json(&self) -> Value {
         let domains: Vec<Value> = self
             .approved_domains
@@ -114,13 +120,19 @@ impl Plan {
             "policy_rule" => self.policy_rule.as_str(),
             "policy_reason" => self.policy_reason.as_str(),
             "approved_domains" => domains,
+            "fs_root" => self.fs_root.clone(),
+            "approved_paths" => self
+                .approved_paths
+                .iter()
+                .map(|p| Value::from(p.as_str()))
+                .collect::<Vec<Value>>(),
             "budget_debited" => self.budget_debited,
             "trace_id" => self.trace_id.as_str(),
         }
     }
 
     /// Reads a plan back. Strict: every field must be present with its
-    /// type (`owner` may be `null`), no other key is allowed, the approval
+    /// type (`owner` and `fs_root` may be `null`), no other key is allowed, the approval
     /// id must be valid and the plan must canonicalise (so it can be hashed).
     pub fn from_json(v: &Value) -> Result<Plan, String> {
         let m = v.as_object().ok_or("plan is not a JSON object")?;
@@ -154,6 +166,8 @@ impl Plan {
             policy_rule: req_str(m, "policy_rule")?,
             policy_reason: req_str(m, "policy_reason")?,
             approved_domains: req_str_list(m, "approved_domains")?,
+            fs_root: opt_str(m, "fs_root")?,
+            approved_paths: req_str_list(m, "approved_paths")?,
             budget_debited: m
                 .get("budget_debited")
                 .ok_or("plan field budget_debited is missing")?
@@ -275,6 +289,8 @@ pub(crate) mod tests {
             policy_rule: "approve-high".into(),
             policy_reason: "high risk".into(),
             approved_domains: vec!["example.com".into()],
+            fs_root: Some("/srv/project".into()),
+            approved_paths: vec!["notes/todo.txt".into()],
             budget_debited: true,
             trace_id: "t-1".into(),
         }
@@ -288,6 +304,7 @@ pub(crate) mod tests {
         assert_eq!(back, p);
         let mut q = p.clone();
         q.owner = None;
+        q.fs_root = None;
         assert_eq!(Plan::from_json(&q.to_json()).unwrap(), q);
         // Every key is written.
         let v = p.to_json();

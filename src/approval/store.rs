@@ -149,6 +149,9 @@ impl Approval {
         m.insert("plan_hash", p.plan_hash());
         let domains: Vec<Value> = p.approved_domains.iter().map(Value::from).collect();
         m.insert("approved_domains", domains);
+        let paths: Vec<Value> = p.approved_paths.iter().map(Value::from).collect();
+        m.insert("approved_paths", paths);
+        m.insert("fs_root", p.fs_root.clone());
         m.insert("action_digest", p.action_digest.as_str());
         m.insert("provider_module_digest", p.provider_module_digest.as_str());
         m.insert("input", p.input.clone());

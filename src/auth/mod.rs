@@ -107,6 +107,7 @@ mod tests {
             max_calls: None,
             cnf_jkt: key.thumbprint(),
             owner: None,
+            fs_root: None,
         };
         let lease = issuer.issue(&claims).unwrap();
         Fixture {

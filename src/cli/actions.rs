@@ -33,9 +33,10 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
             }
             Long("config") => config = Some(PathBuf::from(value_str(&mut p, "--config")?)),
             Long("json") => json = true,
-            Value(v) if words.len() < 2 => {
-                words.push(v.into_string().map_err(|_| "actions: argument is not UTF-8")?)
-            }
+            Value(v) if words.len() < 2 => words.push(
+                v.into_string()
+                    .map_err(|_| "actions: argument is not UTF-8")?,
+            ),
             other => return Err(super::unexpected(other, "actions")),
         }
     }
@@ -53,14 +54,18 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
             Ok(0)
         }
         Some("show") => {
-            let id = words.get(1).ok_or("actions show: missing ID (see `latchgate actions list`)")?;
-            let action = registry
-                .get(id)
-                .ok_or_else(|| format!("actions show: no action `{id}` (see `latchgate actions list`)"))?;
+            let id = words
+                .get(1)
+                .ok_or("actions show: missing ID (see `latchgate actions list`)")?;
+            let action = registry.get(id).ok_or_else(|| {
+                format!("actions show: no action `{id}` (see `latchgate actions list`)")
+            })?;
             show(action, &secrets, json);
             Ok(0)
         }
-        Some(other) => Err(format!("actions: unknown subcommand `{other}`; use list or show")),
+        Some(other) => Err(format!(
+            "actions: unknown subcommand `{other}`; use list or show"
+        )),
         None => Err("actions: missing subcommand; use list or show".into()),
     }
 }
@@ -108,7 +113,10 @@ fn list(registry: &Registry, secrets: &crate::secrets::Secrets, json: bool) {
         println!("{}", Value::Array(items).to_pretty());
         return;
     }
-    println!("{:<24} {:<9} {:<10} DESCRIPTION", "ACTION", "RISK", "SECRETS");
+    println!(
+        "{:<24} {:<9} {:<10} DESCRIPTION",
+        "ACTION", "RISK", "SECRETS"
+    );
     for a in actions {
         let needed = a.manifest.secrets.iter().filter(|s| s.required).count();
         let missing = a
@@ -158,7 +166,14 @@ fn show(a: &Action, secrets: &crate::secrets::Secrets, json: bool) {
     println!("risk         {}", m.risk_level.as_str());
     println!("provider     {} ({})", m.provider, m.origin);
     println!("digest       {}", a.digest);
-    println!("side effects {}", if m.declared_side_effects.is_empty() { "-".into() } else { m.declared_side_effects.join(", ") });
+    println!(
+        "side effects {}",
+        if m.declared_side_effects.is_empty() {
+            "-".into()
+        } else {
+            m.declared_side_effects.join(", ")
+        }
+    );
     println!("egress       {}", egress_text(a));
     println!("verifier     {}", m.verifier.as_str());
     if m.secrets.is_empty() {

@@ -200,6 +200,7 @@ fn show(ep: &Endpoint, id: &str, json: bool) -> Result<i32, String> {
         "policy_reason",
         "request_hash",
         "plan_hash",
+        "fs_root",
         "decided_by",
         "receipt_id",
         "reason",
@@ -219,6 +220,16 @@ fn show(ep: &Endpoint, id: &str, json: bool) -> Result<i32, String> {
             println!(
                 "{:<16} {} (approving allows these hosts for this call)",
                 "new hosts",
+                list.join(", ")
+            );
+        }
+    }
+    if let Some(p) = body.get("approved_paths").and_then(Value::as_array) {
+        if !p.is_empty() {
+            let list: Vec<&str> = p.iter().filter_map(Value::as_str).collect();
+            println!(
+                "{:<16} {} (approving allows these paths for this call)",
+                "new paths",
                 list.join(", ")
             );
         }

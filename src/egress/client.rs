@@ -109,11 +109,18 @@ impl Egress {
         sinks: &Sinks,
         secret_headers: &[(String, String)],
     ) -> Result<(), EgressError> {
+        // Other ports only where the operator named the destination: a
+        // static host, or an IP literal inside an `allow_private` range
+        // (e.g. a local API on https://127.0.0.1:27124).
         let static_host = self.cfg.static_host(url.bare_host()).is_some();
-        if url.port != 80 && url.port != 443 && !static_host {
+        let allowed_private_ip = url.ip.is_some_and(|ip| self.cfg.in_allow_private(ip));
+        if url.port != 80 && url.port != 443 && !static_host && !allowed_private_ip {
             return Err(EgressError::new(
                 PORT_NOT_ALLOWED,
-                format!("port {} is not 80 or 443", url.port),
+                format!(
+                    "port {} is not 80 or 443 (other ports need an [egress.hosts] entry or an allow_private IP)",
+                    url.port
+                ),
             ));
         }
         if !sinks.allows(&url.host) {
@@ -582,6 +589,86 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.code, PORT_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn allow_private_ip_literals_may_use_any_port() {
+        // No static host for 127.0.0.1 here: only allow_private can admit
+        // the port (like a local API on https://127.0.0.1:27124).
+        let no_static = |allow_loopback: bool| EgressConfig {
+            hosts: vec![],
+            ..cfg(true, allow_loopback)
+        };
+        let server = start_tls(Reply::Echo);
+        let url = format!("https://127.0.0.1:{}/vault/", server.port);
+        let secrets = h(&[("Authorization", "Bearer k")]);
+
+        // Refused before any connection without the range, or with a
+        // range that does not cover the literal...
+        let err = send(
+            &Egress::new(no_static(false)).unwrap(),
+            &get(url.clone()),
+            &secrets,
+            1024,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, PORT_NOT_ALLOWED, "{err}");
+        let mut other = no_static(false);
+        other.allow_private = vec![Cidr::parse("10.0.0.0/8").unwrap()];
+        let err = send(
+            &Egress::new(other).unwrap(),
+            &get(url.clone()),
+            &secrets,
+            1024,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, PORT_NOT_ALLOWED, "{err}");
+
+        // ...and public IP literals keep the 80/443 rule even with a range.
+        let with_range = Egress::new(no_static(true)).unwrap();
+        let public = Sinks::parse(&["8.8.8.8"]).unwrap();
+        let err = with_range
+            .send(
+                &get("https://8.8.8.8:8443/".into()),
+                &public,
+                &[],
+                soon(),
+                1024,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, PORT_NOT_ALLOWED, "{err}");
+
+        // With 127.0.0.0/8 allowed the same request goes through.
+        let resp = send(&with_range, &get(url), &secrets, 1 << 16).unwrap();
+        assert_eq!(resp.status, 200);
+        let text = String::from_utf8(server.request()).unwrap();
+        assert!(text.starts_with("GET /vault/ HTTP/1.1\r\n"), "{text}");
+    }
+
+    #[test]
+    fn a_static_host_port_redirects_the_connection() {
+        let server = start_tls(Reply::Echo);
+        let mut c = cfg(true, true);
+        c.hosts = vec![(
+            "upstream.test".into(),
+            format!("127.0.0.1:{}", server.port).parse().unwrap(),
+        )];
+        let resp = Egress::new(c)
+            .unwrap()
+            .send(
+                &get("https://upstream.test/mapped".into()),
+                &sinks(),
+                &[],
+                soon(),
+                1 << 16,
+            )
+            .unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.peer.port(), server.port);
+        assert_eq!(resp.url, "https://upstream.test/mapped");
+        let text = String::from_utf8(server.request()).unwrap();
+        // The Host header and SNI still name the URL's authority.
+        assert!(text.contains("\r\nHost: upstream.test\r\n"), "{text}");
     }
 
     #[test]

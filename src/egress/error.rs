@@ -9,7 +9,8 @@ use std::fmt;
 pub const BAD_URL: &str = "bad_url";
 /// The scheme is not http or https.
 pub const UNSUPPORTED_SCHEME: &str = "unsupported_scheme";
-/// The port is not 80 or 443 (and the host is not a configured static host).
+/// The port is not 80 or 443 (and the host is neither a configured static
+/// host nor an IP literal inside `[egress] allow_private`).
 pub const PORT_NOT_ALLOWED: &str = "port_not_allowed";
 /// The host is not covered by any declared sink.
 pub const UNDECLARED_SINK: &str = "undeclared_sink";

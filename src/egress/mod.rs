@@ -25,7 +25,7 @@ pub mod url;
 mod test_server;
 
 pub use client::{Egress, HttpRequest, HttpResponse};
-pub use config::EgressConfig;
+pub use config::{EgressConfig, StaticHost};
 pub use error::*;
 pub use ipclass::{is_public, Cidr};
 pub use request::{MAX_REQUEST_HEAD, MAX_REQUEST_HEADERS};

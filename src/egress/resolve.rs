@@ -1,8 +1,9 @@
 //! Turning a URL host into the addresses that may be connected to.
 //!
-//! Static hosts and IP literals skip DNS; names go through the system
-//! resolver on a helper thread so the deadline still bounds the wait. Every
-//! address is then checked: one private address refuses the whole request
+//! Static hosts (whose mapped port, if any, replaces the URL's) and IP
+//! literals skip DNS; names go through the system resolver on a helper
+//! thread so the deadline still bounds the wait. Every address is then
+//! checked: one private address refuses the whole request
 //! (a name that mixes public and private answers is a rebinding attempt).
 
 use super::config::EgressConfig;
@@ -28,14 +29,15 @@ pub fn resolve_checked(
     Ok(addrs)
 }
 
-/// Static host map, then IP literal, then DNS.
+/// Static host map (its port, if set, wins over the URL's), then IP
+/// literal, then DNS.
 fn resolve(
     url: &Url,
     cfg: &EgressConfig,
     deadline: Instant,
 ) -> Result<Vec<SocketAddr>, EgressError> {
-    if let Some(ip) = cfg.static_host(url.bare_host()) {
-        return Ok(vec![SocketAddr::new(ip, url.port)]);
+    if let Some(target) = cfg.static_host(url.bare_host()) {
+        return Ok(vec![target.socket_addr(url.port)]);
     }
     if let Some(ip) = url.ip {
         return Ok(vec![SocketAddr::new(ip, url.port)]);
@@ -124,6 +126,30 @@ mod tests {
         let e = resolve_checked(&url, &cfg, soon()).unwrap_err();
         assert_eq!(e.code, PRIVATE_ADDRESS);
         assert!(e.message.contains("203.0.113.5"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_mapped_port_replaces_the_url_port() {
+        let cfg = EgressConfig {
+            hosts: vec![
+                ("api.github.com".into(), "127.0.0.1:40001".parse().unwrap()),
+                ("mirror.test".into(), "[::1]:8443".parse().unwrap()),
+            ],
+            allow_private: vec![Cidr::parse("127.0.0.0/8").unwrap()],
+            ..EgressConfig::default()
+        };
+        for u in ["https://api.github.com/x", "https://API.github.com:9443/x"] {
+            let addrs = resolve_checked(&parse(u).unwrap(), &cfg, soon()).unwrap();
+            assert_eq!(addrs, vec!["127.0.0.1:40001".parse().unwrap()], "{u}");
+        }
+        let url = parse("https://mirror.test/").unwrap();
+        assert_eq!(
+            resolve(&url, &cfg, soon()).unwrap(),
+            vec!["[::1]:8443".parse().unwrap()]
+        );
+        // The mapped address is still checked: ::1 is not in allow_private.
+        let e = resolve_checked(&url, &cfg, soon()).unwrap_err();
+        assert_eq!(e.code, PRIVATE_ADDRESS);
     }
 
     #[test]

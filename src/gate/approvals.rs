@@ -324,6 +324,7 @@ fn plan_exec(gate: &Gate, plan: &Plan, approval_hash: String) -> Result<tail::Ex
             plan.request_hash
         )));
     }
+    super::pipeline::fs_step::check(&action, plan.fs_root.as_deref(), &input)?;
     let task = render::task(&action, &input)?;
     let sinks = tail::widened_sinks(&action, &plan.approved_domains)?;
     Ok(tail::Exec {
@@ -338,6 +339,8 @@ fn plan_exec(gate: &Gate, plan: &Plan, approval_hash: String) -> Result<tail::Ex
         sinks,
         budget: plan.budget_debited.then(|| plan.session_id.clone()),
         approval_hash: Some(approval_hash),
+        fs_root: plan.fs_root.clone(),
+        approved_paths: plan.approved_paths.clone(),
     })
 }
 

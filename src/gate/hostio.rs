@@ -5,8 +5,13 @@
 //! The provider sends `{method, url, headers?, body?}`; it gets back
 //! `{status_code, headers, body, url}` or `{"error": "<code>: <message>"}`.
 //! What the host observed (status and origin) is kept for verification.
+//!
+//! `fs_request` (only for actions with `[fs]`, see `crate::gate::fsio`)
+//! performs one file operation beneath the lease's fs_root; its observed
+//! effects (hashes and sizes before and after) are kept likewise.
 
 use crate::egress::{EgressError, HttpRequest, Sinks};
+use crate::gate::fsio::{self, FsAccess, FsEffect, FsError};
 use crate::gate::Gate;
 use crate::json::{Map, Value};
 use crate::obj;
@@ -36,6 +41,12 @@ pub struct GateHost<'a> {
     pub refusals: Vec<EgressError>,
     /// Other egress failures (DNS, connect, TLS, timeout, ...).
     pub failures: Vec<EgressError>,
+    /// What file operations may touch (None: no `[fs]`, every one refused).
+    fs: Option<FsAccess<'a>>,
+    /// File operations the host performed.
+    pub fs_effects: Vec<FsEffect>,
+    /// File operations refused or failed.
+    pub fs_errors: Vec<FsError>,
 }
 
 /// Egress error codes that are policy refusals rather than network failures.
@@ -69,7 +80,16 @@ impl<'a> GateHost<'a> {
             observed: Vec::new(),
             refusals: Vec::new(),
             failures: Vec::new(),
+            fs: None,
+            fs_effects: Vec::new(),
+            fs_errors: Vec::new(),
         }
+    }
+
+    /// Grants file operations under `fs` (an action with `[fs]`).
+    pub fn with_fs(mut self, fs: Option<FsAccess<'a>>) -> Self {
+        self.fs = fs;
+        self
     }
 
     /// `text` with every injected secret value replaced by `[redacted]`.
@@ -174,6 +194,27 @@ impl crate::wasm::HostIo for GateHost<'_> {
         match self.request(request, deadline) {
             Ok(v) => v.to_json().into_bytes(),
             Err(msg) => obj! { "error" => msg }.to_json().into_bytes(),
+        }
+    }
+
+    fn fs_request(&mut self, request: &[u8], deadline: Instant) -> Vec<u8> {
+        let result = match &self.fs {
+            Some(access) => fsio::perform(access, request, deadline),
+            None => Err(FsError::new(
+                fsio::FsErrorKind::OperationNotAllowed,
+                "this action has no [fs] section",
+            )),
+        };
+        match result {
+            Ok((effect, data)) => {
+                self.fs_effects.push(effect);
+                data.to_json().into_bytes()
+            }
+            Err(e) => {
+                let text = e.to_string();
+                self.fs_errors.push(e);
+                obj! { "error" => text }.to_json().into_bytes()
+            }
         }
     }
 

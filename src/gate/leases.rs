@@ -82,6 +82,8 @@ fn issue_inner(
         max_calls: request.max_calls,
         cnf_jkt: request.jkt.clone(),
         owner: who.owner,
+        // Canonical (symlinks resolved) and checked; file actions run beneath it.
+        fs_root: fs_root.as_ref().map(|r| r.display().to_string()),
     };
     let jwt = gate.leases.issue(&claims).map_err(|e| {
         GateError::new(500, "internal_error").message(format!("signing the lease failed: {e}"))

@@ -13,6 +13,7 @@ pub mod approvals;
 pub mod budget;
 pub mod discovery;
 pub mod errors;
+pub mod fsio;
 pub mod hostio;
 pub mod identity;
 pub mod intents;
@@ -50,6 +51,7 @@ pub const BUILTIN_PROVIDERS: &[(&str, &[u8])] = &[
         "echo",
         include_bytes!("../../vendor/providers/wasm/echo.wasm"),
     ),
+    ("fs", include_bytes!("../../vendor/providers/wasm/fs.wasm")),
 ];
 
 /// Everything a request handler needs; shared by all connection threads.

@@ -36,14 +36,16 @@ pub fn load(dir: &Path, engine: &Engine, cache: &ModuleCache) -> Result<Vec<Load
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let meta = std::fs::metadata(&path).map_err(|e| format!("provider {}: {e}", path.display()))?;
+        let meta =
+            std::fs::metadata(&path).map_err(|e| format!("provider {}: {e}", path.display()))?;
         if !meta.is_file() || meta.len() > MAX_MODULE_BYTES {
             return Err(format!(
                 "provider {}: not a regular file of at most 64 MiB",
                 path.display()
             ));
         }
-        let bytes = std::fs::read(&path).map_err(|e| format!("provider {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("provider {}: {e}", path.display()))?;
         let provider = engine
             .load_cached(&bytes, Some(cache))
             .map_err(|e| format!("provider {}: {e}", path.display()))?;

@@ -4,7 +4,9 @@
 //! `sha256:` + hex(SHA-256("latchgate-action-v1:" + fields joined by "|")),
 //! where each field is the JCS (RFC 8785) text of a JSON value. JCS quotes
 //! and escapes strings, so a `|` inside a value can never be mistaken for a
-//! separator. The `description` is the only field left out.
+//! separator. The `description` is the only field left out. The `[fs]`
+//! section is appended as a last field only when present, so the digests
+//! of manifests without one are unchanged.
 
 use super::manifest::{Egress, Manifest};
 use crate::json::{self, Value};
@@ -86,7 +88,7 @@ fn fields(m: &Manifest) -> Vec<Value> {
         "expected_status" => Value::Array(m.verification.expected_status.iter().map(|s| Value::from(u64::from(*s))).collect()),
         "required_fields" => strings(&m.verification.required_fields),
     };
-    vec![
+    let mut fields = vec![
         Value::from(m.id.as_str()),
         Value::from(m.version.as_str()),
         Value::from(m.provider.to_string()),
@@ -110,7 +112,11 @@ fn fields(m: &Manifest) -> Vec<Value> {
         strings(&m.declared_side_effects),
         verification,
         strings(&m.required_scopes),
-    ]
+    ];
+    if let Some(fs) = &m.fs {
+        fields.push(fs.digest_json());
+    }
+    fields
 }
 
 #[cfg(test)]

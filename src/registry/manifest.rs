@@ -58,6 +58,14 @@
 //!
 //! [response_schema]                   # same subset; checked on the output
 //! type = "object"
+//!
+//! [fs]                                # only with provider = "builtin:fs"
+//! allowed_operations = ["create", "overwrite"]  # required, non-empty:
+//!                                     # read | create | overwrite | delete
+//! allowed_paths = ["src/**", "docs/**"]  # declared paths (relative globs,
+//!                                     # see policy/glob.rs); default []
+//! denied_paths = ["**/Makefile"]      # added to the built-in deny list
+//! max_file_bytes = 1048576            # default 1 MiB, 1 ..= 64 MiB
 //! ```
 //!
 //! Egress entries are parsed by `crate::egress::DomainRule` (the matcher the
@@ -82,12 +90,25 @@
 //!   headers (Host, Content-Length, ...) cannot be set at all.
 //! - Builtin provider names are checked against the loaded modules by the
 //!   gate (`Registry::check_providers`), not here.
+//! - `provider = "builtin:fs"` needs an `[fs]` section, `verifier =
+//!   "fs_hash"`, and no `[[secrets]]`, `[egress]` or `[template]`; `[fs]`
+//!   and `fs_hash` only go with `builtin:fs`, which must declare an
+//!   `fs_*` side effect (e.g. `fs_write`). Such an action needs no
+//!   `response_schema` at high risk: the host observes its effect.
+//! - `[fs]` paths are relative globs. A path matching a deny glob is always
+//!   refused; the built-in deny list (`fs::BUILTIN_DENIED_PATHS`: `.env*`,
+//!   `secrets/`, `.ssh/`, `.aws/`, `.kube/`, `.git/config`, `.git/hooks/`,
+//!   `.netrc`, `*.pem`, `*.key`, `latchgate.toml`, `.latchgate/`,
+//!   `policy.toml`, at any depth) always applies before `denied_paths`. A
+//!   path matching no `allowed_paths` glob is undeclared: the policy holds
+//!   the call for an operator, whose approval covers exactly that path.
 
 use super::digest;
 use super::fields::View;
+use super::fs::FsSection;
 use super::rules;
 use super::sections::{
-    read_egress, read_io, read_labels, read_limits, read_provider, read_risk, read_schema,
+    read_egress, read_fs, read_io, read_labels, read_limits, read_provider, read_risk, read_schema,
     read_scopes, read_secrets, read_template, read_verification, read_verifier,
 };
 use super::template::Template;
@@ -260,6 +281,8 @@ pub struct Manifest {
     pub request_schema: Option<Value>,
     /// The response schema as written.
     pub response_schema: Option<Value>,
+    /// `[fs]`: the file operations of a `builtin:fs` action.
+    pub fs: Option<FsSection>,
     digest: String,
     /// The TOML text it was parsed from (held approvals store it, so an
     /// approved call runs exactly what was held).
@@ -283,6 +306,7 @@ const TOP_KEYS: &[&str] = &[
     "secrets",
     "request_schema",
     "response_schema",
+    "fs",
 ];
 
 /// The scope every action requires.
@@ -324,6 +348,21 @@ impl Manifest {
         let secrets = read_secrets(&top, template.as_ref())?;
         let request_schema = read_schema(&top, "request_schema")?;
         let response_schema = read_schema(&top, "response_schema")?;
+        let fs = read_fs(&top)?;
+        check_fs_rules(
+            &top,
+            &provider,
+            provider_line,
+            fs.as_ref().map(|(_, line)| *line),
+            (verifier, verifier_line),
+            (
+                !secrets.is_empty(),
+                egress != Egress::None,
+                template.is_some(),
+            ),
+            &declared_side_effects,
+        )?;
+        let fs = fs.map(|(section, _)| section);
 
         if risk_level.is_high() {
             if verifier == VerifierKind::None {
@@ -336,7 +375,7 @@ impl Manifest {
                     ),
                 ));
             }
-            if response_schema.is_none() {
+            if response_schema.is_none() && fs.is_none() {
                 return Err(top.err(
                     "response_schema",
                     risk_line,
@@ -380,6 +419,7 @@ impl Manifest {
             secrets,
             request_schema,
             response_schema,
+            fs,
             digest: String::new(),
             source: src.to_string(),
         };
@@ -397,6 +437,81 @@ impl Manifest {
     pub fn source(&self) -> &str {
         &self.source
     }
+}
+
+/// The `builtin:fs` rules (see the module doc). `extras` says whether the
+/// manifest has secrets, egress and a template.
+fn check_fs_rules(
+    top: &View,
+    provider: &ProviderRef,
+    provider_line: u32,
+    fs_line: Option<u32>,
+    (verifier, verifier_line): (VerifierKind, Option<u32>),
+    (secrets, egress, template): (bool, bool, bool),
+    side_effects: &[String],
+) -> Result<(), ManifestError> {
+    let is_fs = matches!(provider, ProviderRef::Builtin(name) if name == "fs");
+    let Some(fs_line) = fs_line else {
+        if is_fs {
+            return Err(top.err(
+                "provider",
+                provider_line,
+                "provider builtin:fs needs an [fs] section (allowed_operations, allowed_paths, ...)",
+            ));
+        }
+        if verifier == VerifierKind::FsHash {
+            return Err(top.err(
+                "verifier",
+                verifier_line.unwrap_or(provider_line),
+                "verifier fs_hash only applies to provider = \"builtin:fs\" with an [fs] section",
+            ));
+        }
+        return Ok(());
+    };
+    if !is_fs {
+        return Err(top.err(
+            "fs",
+            fs_line,
+            format!(
+                "[fs] only applies to provider = \"builtin:fs\" (this action uses `{provider}`)"
+            ),
+        ));
+    }
+    if verifier != VerifierKind::FsHash {
+        return Err(top.err(
+            "verifier",
+            verifier_line.unwrap_or(provider_line),
+            format!(
+                "provider builtin:fs needs verifier = \"fs_hash\" (found `{}`)",
+                verifier.as_str()
+            ),
+        ));
+    }
+    for (present, key, what) in [
+        (secrets, "secrets", "[[secrets]]"),
+        (egress, "egress", "[egress]"),
+        (template, "template", "[template]"),
+    ] {
+        if present {
+            let line = top.item(key).map_or(fs_line, |i| i.line);
+            return Err(top.err(
+                key,
+                line,
+                format!("provider builtin:fs takes no {what}: file actions have no network and no credentials"),
+            ));
+        }
+    }
+    if !side_effects.iter().any(|s| s.starts_with("fs_")) {
+        let line = top
+            .item("declared_side_effects")
+            .map_or(fs_line, |i| i.line);
+        return Err(top.err(
+            "declared_side_effects",
+            line,
+            "a builtin:fs action must declare its file side effect (fs_read, fs_write or fs_delete) so the policy's acl can govern it",
+        ));
+    }
+    Ok(())
 }
 
 /// Every template variable must be a declared request property when the

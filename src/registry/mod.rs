@@ -11,6 +11,7 @@ mod convert;
 mod digest;
 mod embedded;
 mod fields;
+pub mod fs;
 pub mod manifest;
 mod rules;
 pub mod schema;
@@ -22,6 +23,7 @@ mod views;
 pub use convert::toml_to_json;
 pub use digest::sha256_prefixed;
 pub use embedded::EMBEDDED;
+pub use fs::{FsOperation, FsSection};
 pub use manifest::{
     Egress, IoLimits, Limits, Manifest, ManifestError, ProviderRef, RiskLevel, Secret,
     Verification, VerifierKind,

@@ -4,6 +4,9 @@
 
 use super::convert::{line_along, table_to_json};
 use super::fields::View;
+use super::fs::{
+    builtin_denied, FsOperation, FsSection, DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_LIMIT,
+};
 use super::manifest::{
     Egress, IoLimits, Limits, ManifestError, ProviderRef, RiskLevel, Secret, Verification,
     VerifierKind, BASE_SCOPE,
@@ -13,6 +16,7 @@ use super::schema::Schema;
 use super::template::Template;
 use crate::egress::DomainRule;
 use crate::json::Value;
+use crate::policy::Glob;
 
 /// What an egress entry may be, for error messages.
 const DOMAINS_ALLOWED: &str =
@@ -364,4 +368,74 @@ pub(super) fn read_schema(top: &View, key: &str) -> Result<Option<Value>, Manife
         }
     })?;
     Ok(Some(raw))
+}
+
+/// What an `[fs]` operation may be, for error messages.
+const FS_OPERATIONS: &str = "allowed: read, create, overwrite, delete";
+
+/// A list of unique path globs under `key` (absent: empty).
+fn read_globs(v: &View, key: &str) -> Result<Vec<Glob>, ManifestError> {
+    let Some((items, _)) = v.strings(key)? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<Glob> = Vec::with_capacity(items.len());
+    for (pattern, line) in items {
+        let glob = Glob::parse(&pattern).map_err(|e| {
+            v.err(
+                key,
+                line,
+                format!("`{pattern}`: {e}; allowed: a relative glob (`**`, `*`, `?`)"),
+            )
+        })?;
+        if out.contains(&glob) {
+            return Err(v.err(key, line, format!("`{pattern}` is listed twice")));
+        }
+        out.push(glob);
+    }
+    Ok(out)
+}
+
+/// `[fs]`, with the line it starts on: operations (required, non-empty),
+/// path globs, and the file size limit. The built-in deny globs come first
+/// in `denied_paths`.
+pub(super) fn read_fs(top: &View) -> Result<Option<(FsSection, u32)>, ManifestError> {
+    let Some(v) = top.table_at("fs")? else {
+        return Ok(None);
+    };
+    v.allow_only(&[
+        "allowed_operations",
+        "allowed_paths",
+        "denied_paths",
+        "max_file_bytes",
+    ])?;
+    let Some((_, ops_line)) = v.strings("allowed_operations")? else {
+        return Err(v.missing("allowed_operations"));
+    };
+    let names = read_labels(&v, "allowed_operations", |s| {
+        FsOperation::parse(s)
+            .map(|_| ())
+            .ok_or_else(|| FS_OPERATIONS.to_string())
+    })?;
+    let allowed_operations: Vec<FsOperation> =
+        names.iter().filter_map(|n| FsOperation::parse(n)).collect();
+    if allowed_operations.is_empty() {
+        return Err(v.err(
+            "allowed_operations",
+            ops_line,
+            format!("must list at least one operation; {FS_OPERATIONS}"),
+        ));
+    }
+    let allowed_paths = read_globs(&v, "allowed_paths")?;
+    let mut denied_paths = builtin_denied().map_err(|e| v.err_here(e))?;
+    denied_paths.extend(read_globs(&v, "denied_paths")?);
+    let max_file_bytes = v
+        .uint("max_file_bytes", 1, MAX_FILE_BYTES_LIMIT)?
+        .map_or(DEFAULT_MAX_FILE_BYTES, |(n, _)| n);
+    let section = FsSection {
+        allowed_operations,
+        allowed_paths,
+        denied_paths,
+        max_file_bytes,
+    };
+    Ok(Some((section, v.line())))
 }

@@ -9,6 +9,13 @@
 //!   a longer URL are percent-encoded: RFC 3986 unreserved characters
 //!   (`A-Z a-z 0-9 - . _ ~`) are kept, everything else, `/` included, is
 //!   encoded, so an input cannot add path segments, a query or a port.
+//! - `{{+var}}` (path expansion, in the URL path only) keeps `/` between
+//!   segments and percent-encodes each segment; an empty, `.` or `..`
+//!   segment is an error, so an input can add path segments but never climb
+//!   out of the template's prefix or reach the query.
+//! - Query parameters: a parameter (`name=...` between `?`/`&`) that refers
+//!   to an absent variable is left out with its `&`; when none is left, so is
+//!   the `?`.
 //! - Headers: variables are substituted as text; a result with a control
 //!   character (CR, LF, NUL, ...) is an error (no header injection).
 //! - Numbers and booleans render as their JSON text; null, arrays and
@@ -18,8 +25,8 @@
 //!   that refers to an absent variable is removed: the object member or
 //!   array element disappears (if the whole body is such a string, there is
 //!   no body). Object keys are literal.
-//! - An absent variable in the URL or a header is an error naming it; the
-//!   gate answers 422 `schema_violation` with that message.
+//! - An absent variable in the URL path or a header is an error naming it;
+//!   the gate answers 422 `schema_violation` with that message.
 //! - Substituted values are never scanned again, so an input holding
 //!   `{{other}}` is just text: no recursion and no template injection.
 
@@ -34,6 +41,10 @@ pub const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", 
 pub struct Template {
     method: String,
     url: Text,
+    /// The URL split for rendering: the part before `?`, and each query
+    /// parameter (so one with an absent variable can be left out).
+    url_base: Text,
+    url_query: Option<Vec<Text>>,
     headers: Vec<(String, Text)>,
     body: Option<Body>,
     body_source: Option<Value>,
@@ -79,6 +90,8 @@ struct Text {
 enum Piece {
     Lit(String),
     Var(String),
+    /// `{{+var}}`: path expansion (see the module doc).
+    PathVar(String),
 }
 
 /// A body template node.
@@ -123,6 +136,14 @@ fn parse_text(s: &str) -> Result<Text, String> {
             return Err("`{{` without a closing `}}`".to_string());
         };
         let (name, tail) = after.split_at(close);
+        if let Some(path_name) = name.strip_prefix('+') {
+            if !var_name_ok(path_name) {
+                return Err(format!("invalid path variable `{{{{{name}}}}}`"));
+            }
+            pieces.push(Piece::PathVar(path_name.to_string()));
+            rest = tail.get(2..).unwrap_or("");
+            continue;
+        }
         if !var_name_ok(name) {
             return Err(format!(
                 "invalid variable `{{{{{name}}}}}`; allowed: a letter or _ then letters, digits or _, at most 64, no spaces"
@@ -148,11 +169,14 @@ impl Text {
         }
     }
     fn has_vars(&self) -> bool {
-        self.pieces.iter().any(|p| matches!(p, Piece::Var(_)))
+        self.pieces.iter().any(|p| !matches!(p, Piece::Lit(_)))
+    }
+    fn has_path_vars(&self) -> bool {
+        self.pieces.iter().any(|p| matches!(p, Piece::PathVar(_)))
     }
     fn vars(&self) -> impl Iterator<Item = &str> {
         self.pieces.iter().filter_map(|p| match p {
-            Piece::Var(v) => Some(v.as_str()),
+            Piece::Var(v) | Piece::PathVar(v) => Some(v.as_str()),
             Piece::Lit(_) => None,
         })
     }
@@ -176,6 +200,30 @@ impl Template {
         }
         let url_t = parse_text(url).map_err(|e| load_err("url", e))?;
         check_url_template(&url_t).map_err(|e| load_err("url", e))?;
+        // A `?` cannot occur inside a variable name, so splitting the
+        // source splits the template.
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let url_base = parse_text(base).map_err(|e| load_err("url", e))?;
+        let url_query = match query {
+            None => None,
+            Some(q) => {
+                let mut params = Vec::new();
+                for part in q.split('&') {
+                    let t = parse_text(part).map_err(|e| load_err("url", e))?;
+                    if t.has_path_vars() {
+                        return Err(load_err(
+                            "url",
+                            "`{{+var}}` may only appear in the URL path",
+                        ));
+                    }
+                    params.push(t);
+                }
+                Some(params)
+            }
+        };
         let mut header_ts = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let field = format!("headers.{name}");
@@ -185,10 +233,14 @@ impl Template {
                     "header values must not contain control characters",
                 ));
             }
-            header_ts.push((
-                name.clone(),
-                parse_text(value).map_err(|e| load_err(&field, e))?,
-            ));
+            let t = parse_text(value).map_err(|e| load_err(&field, e))?;
+            if t.has_path_vars() {
+                return Err(load_err(
+                    &field,
+                    "`{{+var}}` may only appear in the URL path",
+                ));
+            }
+            header_ts.push((name.clone(), t));
         }
         let (body_t, body_source) = match body {
             None => (None, None),
@@ -204,6 +256,8 @@ impl Template {
         Ok(Template {
             method: method.to_string(),
             url: url_t,
+            url_base,
+            url_query,
             headers: header_ts,
             body: body_t,
             body_source,
@@ -254,7 +308,7 @@ fn check_url_template(t: &Text) -> Result<(), String> {
     }
     match t.pieces.first() {
         Some(Piece::Lit(s)) if s.starts_with("https://") || s.starts_with("http://") => {}
-        Some(Piece::Var(_)) => {
+        Some(Piece::Var(_) | Piece::PathVar(_)) => {
             return Err("a URL starting with a variable must be exactly one variable (`{{url}}`), since embedded variables are percent-encoded".to_string())
         }
         _ => return Err("must start with https://, http:// or be exactly one variable like {{url}}".to_string()),
@@ -266,7 +320,7 @@ fn check_url_template(t: &Text) -> Result<(), String> {
         .iter()
         .map(|p| match p {
             Piece::Lit(s) => s.as_str(),
-            Piece::Var(_) => "x",
+            Piece::Var(_) | Piece::PathVar(_) => "x",
         })
         .collect();
     check_http_url(&probe)
@@ -312,7 +366,10 @@ fn body_vars(b: &Body, out: &mut Vec<String>) {
 /// Renders `t` for `input` (the validated request body; a non-object input
 /// has no variables).
 pub fn render(t: &Template, input: &Value) -> Result<RenderedRequest, TemplateError> {
-    let url = render_url(&t.url, input)?;
+    let url = match t.url.whole_var() {
+        Some(_) => render_url(&t.url, input)?,
+        None => render_split_url(t, input)?,
+    };
     let mut headers = Vec::with_capacity(t.headers.len());
     for (name, text) in &t.headers {
         let field = format!("header `{name}`");
@@ -361,6 +418,25 @@ fn render_url(t: &Text, input: &Value) -> Result<String, TemplateError> {
     render_text(t, input, "url", percent_encode_into)
 }
 
+/// Renders the path, then each query parameter whose variables are all
+/// present (the others are left out).
+fn render_split_url(t: &Template, input: &Value) -> Result<String, TemplateError> {
+    let mut url = render_text(&t.url_base, input, "url", percent_encode_into)?;
+    if let Some(params) = &t.url_query {
+        let mut kept = Vec::with_capacity(params.len());
+        for p in params {
+            if p.vars().all(|v| input.get(v).is_some_and(|x| !x.is_null())) {
+                kept.push(render_text(p, input, "url", percent_encode_into)?);
+            }
+        }
+        if !kept.is_empty() {
+            url.push('?');
+            url.push_str(&kept.join("&"));
+        }
+    }
+    Ok(url)
+}
+
 /// Renders text pieces; `put` writes one variable's text (encoded or not).
 fn render_text(
     t: &Text,
@@ -375,6 +451,23 @@ fn render_text(
             Piece::Var(name) => {
                 let v = input.get(name).ok_or_else(|| missing(name, field))?;
                 put(&scalar_text(name, v, field)?, &mut out);
+            }
+            Piece::PathVar(name) => {
+                let v = input.get(name).ok_or_else(|| missing(name, field))?;
+                let text = scalar_text(name, v, field)?;
+                for (i, seg) in text.split('/').enumerate() {
+                    if seg.is_empty() || seg == "." || seg == ".." {
+                        return Err(TemplateError {
+                            message: format!(
+                                "input `{name}`: path segments must not be empty, `.` or `..`"
+                            ),
+                        });
+                    }
+                    if i > 0 {
+                        out.push('/');
+                    }
+                    percent_encode_segment_into(seg, &mut out);
+                }
             }
         }
     }
@@ -394,6 +487,20 @@ fn scalar_text(name: &str, v: &Value, field: &str) -> Result<String, TemplateErr
                 other.type_name()
             ),
         }),
+    }
+}
+
+/// Like `percent_encode_into`, but keeps `@` and `:`, which RFC 3986
+/// allows in a path segment and some APIs need literally (`@scope/pkg`).
+fn percent_encode_segment_into(s: &str, out: &mut String) {
+    for part in s.split_inclusive(['@', ':']) {
+        match part.strip_suffix(['@', ':']) {
+            Some(head) => {
+                percent_encode_into(head, out);
+                out.push_str(&part[head.len()..]);
+            }
+            None => percent_encode_into(part, out),
+        }
     }
 }
 
@@ -638,6 +745,78 @@ mod tests {
         assert_eq!(e.field, "body");
         let e = Template::parse("GET", "https://h.org/", &[], Some(r#"{"{{k}}":1}"#)).unwrap_err();
         assert_eq!(e.field, "body");
+    }
+
+    #[test]
+    fn path_vars_keep_slashes_but_never_climb() {
+        let t = Template::parse(
+            "GET",
+            "https://api.x.io/v1/{{+endpoint}}?q={{q}}",
+            &[],
+            None,
+        )
+        .unwrap();
+        let r = render(
+            &t,
+            &obj! { "endpoint" => "page/summary/Rust lang", "q" => "a b" },
+        )
+        .unwrap();
+        assert_eq!(
+            r.url,
+            "https://api.x.io/v1/page/summary/Rust%20lang?q=a%20b"
+        );
+        let r = render(&t, &obj! { "endpoint" => "@types/node:x" }).unwrap();
+        assert_eq!(r.url, "https://api.x.io/v1/@types/node:x");
+        for bad in ["../admin", "a/../../b", "a//b", "/abs", "a/", "."] {
+            let e = render(&t, &obj! { "endpoint" => bad }).unwrap_err();
+            assert!(e.message.contains("path segments"), "{bad}: {e}");
+        }
+        // `?` and `#` in a path input are encoded, never a query.
+        let r = render(&t, &obj! { "endpoint" => "a?x=1#f" }).unwrap();
+        assert_eq!(r.url, "https://api.x.io/v1/a%3Fx%3D1%23f");
+        assert!(Template::parse("GET", "https://x.io/a?q={{+q}}", &[], None).is_err());
+        assert!(Template::parse(
+            "GET",
+            "https://x.io/a",
+            &[("X".into(), "{{+h}}".into())],
+            None
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn query_params_with_absent_vars_are_left_out() {
+        let t = Template::parse(
+            "GET",
+            "https://slack.com/api/conversations.history?channel={{channel}}&limit={{limit}}&fixed=1",
+            &[],
+            None,
+        )
+        .unwrap();
+        let r = render(&t, &obj! { "channel" => "C1" }).unwrap();
+        assert_eq!(
+            r.url,
+            "https://slack.com/api/conversations.history?channel=C1&fixed=1"
+        );
+        let r = render(&t, &obj! { "channel" => "C1", "limit" => 5 }).unwrap();
+        assert_eq!(
+            r.url,
+            "https://slack.com/api/conversations.history?channel=C1&limit=5&fixed=1"
+        );
+        let t = Template::parse(
+            "GET",
+            "https://api.vercel.com/v6/deployments?limit={{limit}}",
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            render(&t, &obj! {}).unwrap().url,
+            "https://api.vercel.com/v6/deployments"
+        );
+        // A path variable is still required.
+        let t = Template::parse("GET", "https://x.io/{{id}}?a={{a}}", &[], None).unwrap();
+        assert!(render(&t, &obj! { "a" => 1 }).is_err());
     }
 
     #[test]

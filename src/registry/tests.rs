@@ -102,7 +102,10 @@ fn embedded_manifests_load() {
     let (reg, warnings) = Registry::load(EMBEDDED, None).unwrap();
     assert!(warnings.is_empty());
     let ids: Vec<String> = reg.list().iter().map(|a| a.id().to_string()).collect();
-    assert_eq!(ids, ["echo", "http_fetch"]);
+    for id in ["echo", "http_fetch", "github_create_issue", "fs_write"] {
+        assert!(ids.iter().any(|i| i == id), "{id} is not embedded");
+    }
+    assert!(ids.len() >= 85, "only {} embedded actions", ids.len());
     assert_eq!(reg.len(), EMBEDDED.len());
 }
 
@@ -801,10 +804,13 @@ fn directory_overrides_by_id_with_a_warning() {
         "10-fetch.toml",
         &http_fetch.replace("version = \"1.0.0\"", "version = \"2.0.0\""),
     );
-    dir.write("20-issue.toml", GITHUB_CREATE_ISSUE);
+    dir.write(
+        "20-issue.toml",
+        &GITHUB_CREATE_ISSUE.replace("id = \"github_create_issue\"", "id = \"ops_issue\""),
+    );
     dir.write("notes.txt", "not a manifest = [");
     let (reg, warnings) = Registry::load(EMBEDDED, Some(&dir.0)).unwrap();
-    assert_eq!(reg.len(), 3);
+    assert_eq!(reg.len(), EMBEDDED.len() + 1);
     assert_eq!(reg.get("http_fetch").unwrap().manifest.version, "2.0.0");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("10-fetch.toml"), "{}", warnings[0]);
@@ -813,7 +819,12 @@ fn directory_overrides_by_id_with_a_warning() {
         "{}",
         warnings[0]
     );
-    assert!(reg.get("github_create_issue").is_some());
+    assert!(reg
+        .get("ops_issue")
+        .unwrap()
+        .manifest
+        .origin
+        .ends_with("20-issue.toml"));
     assert_eq!(
         reg.get("echo").unwrap().manifest.origin,
         "embedded:echo.toml"
@@ -865,13 +876,14 @@ fn directory_errors_fail_closed() {
 fn discovery_views() {
     let (reg, _) = Registry::load_default(None).unwrap();
     let list = reg.list_json();
-    assert_eq!(
-        list,
-        obj! { "actions" => Value::Array(vec![
-            obj! { "action_id" => "echo", "version" => "1.0.0", "risk_level" => "low" },
-            obj! { "action_id" => "http_fetch", "version" => "1.0.0", "risk_level" => "low" },
-        ]) }
-    );
+    let entries = list.get("actions").and_then(Value::as_array).unwrap();
+    assert_eq!(entries.len(), reg.len());
+    for want in [
+        obj! { "action_id" => "echo", "version" => "1.0.0", "risk_level" => "low" },
+        obj! { "action_id" => "http_fetch", "version" => "1.0.0", "risk_level" => "low" },
+    ] {
+        assert!(entries.contains(&want), "{want:?} not listed");
+    }
     let fetch = reg.get("http_fetch").unwrap();
     let digest = format!("sha256:{}", "ab".repeat(32));
     let detail = fetch.detail_json(&digest);
@@ -921,8 +933,14 @@ fn provider_check() {
     let e = reg
         .check_providers(|p| *p != ProviderRef::Builtin("http_api".into()))
         .unwrap_err();
+    let users_of_http_api: Vec<&str> = reg
+        .list()
+        .iter()
+        .filter(|a| a.manifest.provider == ProviderRef::Builtin("http_api".into()))
+        .map(|a| a.id())
+        .collect();
     assert!(
-        matches!(&e, RegistryError::UnknownProvider { id, .. } if id == "http_fetch"),
+        matches!(&e, RegistryError::UnknownProvider { id, .. } if users_of_http_api.contains(&id.as_str())),
         "{e}"
     );
 }

@@ -1,6 +1,7 @@
 //! The only place outside `init/` with `unsafe`: thin, documented wrappers
 //! over the few libc calls the gate needs. Each block has a `// SAFETY:` note.
 
+pub mod openat2;
 pub mod signals;
 pub mod tty;
 

@@ -10,6 +10,9 @@ pub const HOST_MODULE: &str = "latchgate";
 pub const HTTP_REQUEST: &str = "http_request";
 /// Host call `log(level: i32, ptr: i32, len: i32)`.
 pub const LOG: &str = "log";
+/// Host call `fs_request(ptr: i32, len: i32) -> i64`; linked only for runs
+/// whose manifest has an `[fs]` section.
+pub const FS_REQUEST: &str = "fs_request";
 /// Exported linear memory.
 pub const MEMORY: &str = "memory";
 /// Exported `alloc(len: i32) -> i32`; 0 means failure.
@@ -25,6 +28,8 @@ pub struct Imports {
     pub http_request: bool,
     /// Imports `latchgate.log`.
     pub log: bool,
+    /// Imports `latchgate.fs_request`.
+    pub fs_request: bool,
 }
 
 /// Packs (ptr, len) into the i64 that `execute` and `http_request` return.
@@ -58,9 +63,14 @@ fn is_func(ty: &ExternType, params: &[&str], results: &[&str]) -> bool {
     }
 }
 
-/// Checks imports and exports; returns which host calls are imported.
-pub fn check_module(module: &Module) -> Result<Imports, WasmError> {
+/// Checks imports and exports; returns which host calls are imported, and
+/// the first `latchgate.*` import that is no host call at all. Such a
+/// module loads but can never be instantiated: every run of it fails with
+/// "import not granted". An import from any other module, or a host call
+/// of the wrong type, is refused here.
+pub fn check_module(module: &Module) -> Result<(Imports, Option<String>), WasmError> {
     let mut imports = Imports::default();
+    let mut ungranted: Option<String> = None;
     for import in module.imports() {
         let (m, n, ty) = (import.module(), import.name(), import.ty());
         let ok = match (m, n) {
@@ -72,10 +82,21 @@ pub fn check_module(module: &Module) -> Result<Imports, WasmError> {
                 imports.log = true;
                 is_func(&ty, &["i32", "i32", "i32"], &[])
             }
+            (HOST_MODULE, FS_REQUEST) => {
+                imports.fs_request = true;
+                is_func(&ty, &["i32", "i32"], &["i64"])
+            }
+            (HOST_MODULE, other) => {
+                if ungranted.is_none() {
+                    ungranted = Some(format!("{HOST_MODULE}.{other}"));
+                }
+                true
+            }
             _ => {
                 return Err(WasmError::Import(format!(
                     "{m}.{n} is not a LatchGate host call (allowed: \
-                     {HOST_MODULE}.{HTTP_REQUEST}, {HOST_MODULE}.{LOG})"
+                     {HOST_MODULE}.{HTTP_REQUEST}, {HOST_MODULE}.{LOG}, \
+                     {HOST_MODULE}.{FS_REQUEST})"
                 )))
             }
         };
@@ -110,7 +131,7 @@ pub fn check_module(module: &Module) -> Result<Imports, WasmError> {
             None => return Err(WasmError::Export(format!("{name} is not exported"))),
         }
     }
-    Ok(imports)
+    Ok((imports, ungranted))
 }
 
 #[cfg(test)]

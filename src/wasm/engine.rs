@@ -1,7 +1,12 @@
-//! The engine: wasmtime configuration, the epoch ticker, the host-call linker
-//! and the compiled-module cache keyed by the module's sha256 digest.
+//! The engine: wasmtime configuration, the epoch ticker, the host-call
+//! linkers and the compiled-module cache keyed by the module's sha256 digest.
+//!
+//! Two linkers: the base one (`http_request`, `log`) and one that also has
+//! `fs_request`. Only a module that imports `fs_request` is linked with
+//! the second, and `Engine::run` instantiates such a module only for a run
+//! granted `[fs]`; every other module never has the file call linked.
 
-use super::abi::{self, Imports, HOST_MODULE, HTTP_REQUEST, LOG};
+use super::abi::{self, Imports, FS_REQUEST, HOST_MODULE, HTTP_REQUEST, LOG};
 use super::cache::ModuleCache;
 use super::error::WasmError;
 use super::host::{self, StoreState};
@@ -18,8 +23,11 @@ pub const MAX_WASM_STACK: usize = 512 * 1024;
 /// A compiled provider, ready to instantiate. Shared through `Arc`.
 pub struct Provider {
     digest: String,
-    pub(super) pre: InstancePre<StoreState>,
+    /// None when the module imports a `latchgate.*` function no linker
+    /// provides (`ungranted` names it): every run fails to instantiate.
+    pub(super) pre: Option<InstancePre<StoreState>>,
     imports: Imports,
+    ungranted: Option<String>,
 }
 
 impl Provider {
@@ -32,12 +40,18 @@ impl Provider {
     pub fn imports(&self) -> Imports {
         self.imports
     }
+
+    /// The `latchgate.*` import no run can grant, if the module has one.
+    pub fn ungranted_import(&self) -> Option<&str> {
+        self.ungranted.as_deref()
+    }
 }
 
 /// The WASM engine. Sync: share one per process behind an `Arc`.
 pub struct Engine {
     pub(super) inner: wasmtime::Engine,
     linker: Linker<StoreState>,
+    fs_linker: Linker<StoreState>,
     cache: Mutex<HashMap<String, Arc<Provider>>>,
     pub(super) pool: Pool,
     _ticker: Ticker,
@@ -71,11 +85,16 @@ impl Engine {
             .func_wrap(HOST_MODULE, HTTP_REQUEST, host::http_request)
             .and_then(|l| l.func_wrap(HOST_MODULE, LOG, host::log))
             .map_err(|e| WasmError::Engine(format!("{e:#}")))?;
+        let mut fs_linker = linker.clone();
+        fs_linker
+            .func_wrap(HOST_MODULE, FS_REQUEST, host::fs_request)
+            .map_err(|e| WasmError::Engine(format!("{e:#}")))?;
         let ticker = Ticker::start(inner.clone())
             .map_err(|e| WasmError::Engine(format!("cannot start the epoch thread: {e}")))?;
         Ok(Engine {
             inner,
             linker,
+            fs_linker,
             cache: Mutex::new(HashMap::new()),
             pool: Pool::new("wasm-run", RUN_THREAD_STACK),
             _ticker: ticker,
@@ -113,15 +132,25 @@ impl Engine {
                 m
             }
         };
-        let imports = abi::check_module(&module)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&module)
-            .map_err(|e| WasmError::Import(format!("{e:#}")))?;
+        let (imports, ungranted) = abi::check_module(&module)?;
+        let linker = if imports.fs_request {
+            &self.fs_linker
+        } else {
+            &self.linker
+        };
+        let pre = match ungranted {
+            Some(_) => None,
+            None => Some(
+                linker
+                    .instantiate_pre(&module)
+                    .map_err(|e| WasmError::Import(format!("{e:#}")))?,
+            ),
+        };
         let provider = Arc::new(Provider {
             digest: digest.clone(),
             pre,
             imports,
+            ungranted,
         });
         cache.insert(digest, Arc::clone(&provider));
         Ok(provider)

@@ -1,5 +1,9 @@
-//! Host calls imported by providers (`latchgate.http_request`, `latchgate.log`)
-//! and the per-run store state behind them.
+//! Host calls imported by providers (`latchgate.http_request`,
+//! `latchgate.fs_request`, `latchgate.log`) and the per-run store state
+//! behind them.
+//!
+//! `fs_request` is linked only into runs whose manifest has an `[fs]`
+//! section (see `Engine::run`); it also re-checks the grant itself.
 //!
 //! The guest runs on a pool thread (see run.rs); host calls are forwarded
 //! over channels to the caller's thread, where the `HostIo` lives.
@@ -16,7 +20,7 @@ pub const LOG_MAX_CALLS: u32 = 256;
 /// Longest log message in bytes; longer ones are truncated.
 pub const LOG_MAX_BYTES: usize = 4096;
 
-/// What the guest receives for an `http_request` over the I/O call limit.
+/// What the guest receives for an I/O call over the I/O call limit.
 const IO_LIMIT_RESPONSE: &[u8] = br#"{"error":"io call limit exceeded"}"#;
 
 /// The host side of a run: egress and logging, supplied by the gate.
@@ -28,6 +32,14 @@ const IO_LIMIT_RESPONSE: &[u8] = br#"{"error":"io call limit exceeded"}"#;
 pub trait HostIo {
     /// Performs one HTTP request (capability checks are the implementor's job).
     fn http_request(&mut self, request: &[u8], deadline: Instant) -> Vec<u8>;
+    /// Performs one file operation beneath the run's fs root and returns
+    /// its data object or `{"error":"<code>: <message>"}` (path checks are
+    /// the implementor's job). Only called for runs granted `[fs]`; the
+    /// default refuses.
+    fn fs_request(&mut self, request: &[u8], deadline: Instant) -> Vec<u8> {
+        let _ = (request, deadline);
+        br#"{"error":"fs_not_granted: this host performs no file operations"}"#.to_vec()
+    }
     /// Records one guest log line. `level`: 0 debug, 1 info, 2 warn, 3 error.
     /// `msg` is at most `LOG_MAX_BYTES`, unredacted and unescaped.
     fn log(&mut self, level: u8, msg: &str);
@@ -37,6 +49,8 @@ pub trait HostIo {
 pub enum Call {
     /// Request JSON; the caller answers with the response on the reply channel.
     Http(Vec<u8>),
+    /// File request JSON; answered like `Http`.
+    Fs(Vec<u8>),
     /// Level and message; no answer.
     Log(u8, String),
     /// The run finished (the store is already dropped).
@@ -52,6 +66,8 @@ pub enum HostAbort {
     BadAbi(String),
     /// The caller's thread stopped answering (cannot happen while it waits).
     Disconnected,
+    /// The guest called a host function this run does not grant.
+    NotGranted(&'static str),
 }
 
 impl fmt::Display for HostAbort {
@@ -60,6 +76,7 @@ impl fmt::Display for HostAbort {
             HostAbort::Timeout => f.write_str("deadline passed during a host call"),
             HostAbort::BadAbi(m) => f.write_str(m),
             HostAbort::Disconnected => f.write_str("host I/O channel closed"),
+            HostAbort::NotGranted(name) => write!(f, "import not granted: {name}"),
         }
     }
 }
@@ -74,7 +91,9 @@ pub struct StoreState {
     replies: Receiver<Vec<u8>>,
     deadline: Instant,
     max_io_calls: u32,
-    /// `http_request` calls made, including refused ones.
+    /// The run's manifest has an `[fs]` section.
+    fs_granted: bool,
+    /// `http_request` and `fs_request` calls made, including refused ones.
     pub io_calls: u32,
     /// Set once a call went over `max_io_calls`.
     pub io_limit_hit: bool,
@@ -89,6 +108,7 @@ impl StoreState {
         replies: Receiver<Vec<u8>>,
         deadline: Instant,
         max_io_calls: u32,
+        fs_granted: bool,
     ) -> StoreState {
         StoreState {
             limiter,
@@ -96,6 +116,7 @@ impl StoreState {
             replies,
             deadline,
             max_io_calls,
+            fs_granted,
             io_calls: 0,
             io_limit_hit: false,
             log_calls: 0,
@@ -103,9 +124,9 @@ impl StoreState {
     }
 
     /// Sends a request to the caller's thread and waits for its response.
-    fn exchange(&mut self, request: Vec<u8>) -> Result<Vec<u8>, HostAbort> {
+    fn exchange(&mut self, request: Call) -> Result<Vec<u8>, HostAbort> {
         self.calls
-            .send(Call::Http(request))
+            .send(request)
             .map_err(|_| HostAbort::Disconnected)?;
         self.replies.recv().map_err(|_| HostAbort::Disconnected)
     }
@@ -162,10 +183,27 @@ fn write_guest(caller: &mut Caller<'_, StoreState>, bytes: &[u8]) -> wasmtime::R
 }
 
 /// `latchgate.http_request(ptr, len) -> i64`.
-pub fn http_request(
+pub fn http_request(caller: Caller<'_, StoreState>, ptr: i32, len: i32) -> wasmtime::Result<i64> {
+    io_call(caller, ptr, len, Call::Http)
+}
+
+/// `latchgate.fs_request(ptr, len) -> i64`: linked only for runs granted
+/// `[fs]`, and refused (the run traps) if reached without the grant.
+pub fn fs_request(mut caller: Caller<'_, StoreState>, ptr: i32, len: i32) -> wasmtime::Result<i64> {
+    if !caller.data_mut().fs_granted {
+        return Err(wasmtime::Error::new(HostAbort::NotGranted(
+            "latchgate.fs_request (the action's manifest has no [fs] section)",
+        )));
+    }
+    io_call(caller, ptr, len, Call::Fs)
+}
+
+/// One I/O host call: spend it, forward the request, write the answer back.
+fn io_call(
     mut caller: Caller<'_, StoreState>,
     ptr: i32,
     len: i32,
+    wrap: fn(Vec<u8>) -> Call,
 ) -> wasmtime::Result<i64> {
     // The call is spent before anything else is checked.
     let state = caller.data_mut();
@@ -177,7 +215,7 @@ pub fn http_request(
         state.io_limit_hit = true;
         IO_LIMIT_RESPONSE.to_vec()
     } else {
-        state.exchange(request)?
+        state.exchange(wrap(request))?
     };
     if Instant::now() >= state.deadline {
         return Err(wasmtime::Error::new(HostAbort::Timeout));

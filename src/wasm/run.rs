@@ -32,10 +32,14 @@ pub struct RunLimits {
     pub memory_bytes: usize,
     /// Wall clock for the whole run, host I/O included.
     pub timeout: Duration,
-    /// Most `http_request` calls.
+    /// Most host I/O calls (`http_request` and `fs_request` together).
     pub max_io_calls: u32,
     /// Largest output in bytes.
     pub max_output_bytes: usize,
+    /// The manifest has an `[fs]` section: a module importing
+    /// `fs_request` may be instantiated. Without it such a module fails
+    /// to instantiate ("import not granted").
+    pub fs: bool,
 }
 
 /// A successful run.
@@ -45,7 +49,7 @@ pub struct RunOutput {
     pub output: Vec<u8>,
     /// Fuel used.
     pub fuel_consumed: u64,
-    /// `http_request` calls made.
+    /// Host I/O calls made (`http_request` and `fs_request`).
     pub io_calls: u32,
     /// Wall-clock time of the run, instantiation included.
     pub duration: Duration,
@@ -77,11 +81,30 @@ impl Engine {
         host: &mut dyn HostIo,
     ) -> Result<RunOutput, RunError> {
         // Our epoch ticker and pool only govern modules compiled by this engine.
-        if !wasmtime::Engine::same(p.pre.module().engine(), &self.inner) {
+        if !p
+            .pre
+            .as_ref()
+            .is_none_or(|pre| wasmtime::Engine::same(pre.module().engine(), &self.inner))
+        {
             return Err(RunError::Instantiate(
                 "provider was loaded by another engine".into(),
             ));
         }
+        if p.imports().fs_request && !limits.fs {
+            return Err(RunError::Instantiate(
+                "import not granted: latchgate.fs_request (the action's manifest has no [fs] section)"
+                    .into(),
+            ));
+        }
+        let pre = match (&p.pre, p.ungranted_import()) {
+            (Some(pre), None) => pre.clone(),
+            (_, name) => {
+                return Err(RunError::Instantiate(format!(
+                    "import not granted: {} (no LatchGate host call has that name)",
+                    name.unwrap_or("unknown")
+                )))
+            }
+        };
         let started = Instant::now();
         let timeout = limits.timeout.min(MAX_TIMEOUT);
         let deadline = started + timeout;
@@ -90,12 +113,8 @@ impl Engine {
         let done = call_tx.clone();
         // The task owns everything it touches (cheap clones and one copy of
         // the input), so it can run on a pooled thread.
-        let (engine, pre, input, limits) = (
-            self.inner.clone(),
-            p.pre.clone(),
-            input.to_vec(),
-            limits.clone(),
-        );
+        let (engine, pre, input, limits) =
+            (self.inner.clone(), pre, input.to_vec(), limits.clone());
         let lease = self
             .pool
             .spawn(Box::new(move || {
@@ -105,6 +124,7 @@ impl Engine {
                     reply_rx,
                     deadline,
                     limits.max_io_calls,
+                    limits.fs,
                 );
                 let ticks = deadline_ticks(timeout);
                 let outcome = execute(&engine, &pre, &input, &limits, state, ticks);
@@ -140,6 +160,10 @@ fn serve(
             Call::Http(request) => {
                 let response = host.http_request(&request, deadline);
                 // The run thread waits for this answer unless its store is gone.
+                let _ = replies.send(response);
+            }
+            Call::Fs(request) => {
+                let response = host.fs_request(&request, deadline);
                 let _ = replies.send(response);
             }
             Call::Log(level, msg) => host.log(level, &msg),
@@ -243,6 +267,7 @@ fn classify(failure: Failure, state: &StoreState) -> RunError {
         Some(HostAbort::Disconnected) => {
             return RunError::Trap(HostAbort::Disconnected.to_string())
         }
+        Some(abort @ HostAbort::NotGranted(_)) => return RunError::Trap(abort.to_string()),
         None => {}
     }
     let trap = error.downcast_ref::<Trap>().copied();

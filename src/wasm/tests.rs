@@ -41,6 +41,7 @@ fn limits() -> RunLimits {
         timeout: Duration::from_secs(5),
         max_io_calls: 10,
         max_output_bytes: 1 << 20,
+        fs: false,
     }
 }
 
@@ -52,6 +53,7 @@ struct FakeHost {
     requests: Vec<Vec<u8>>,
     deadlines: Vec<Instant>,
     logs: Vec<(u8, String)>,
+    fs_requests: Vec<Vec<u8>>,
 }
 
 impl FakeHost {
@@ -68,6 +70,11 @@ impl HostIo for FakeHost {
         self.requests.push(request.to_vec());
         self.deadlines.push(deadline);
         thread::sleep(self.delay);
+        self.response.clone()
+    }
+
+    fn fs_request(&mut self, request: &[u8], _deadline: Instant) -> Vec<u8> {
+        self.fs_requests.push(request.to_vec());
         self.response.clone()
     }
 
@@ -113,6 +120,7 @@ fn imports_are_reported() {
     let http = Imports {
         http_request: true,
         log: false,
+        fs_request: false,
     };
     assert_eq!(provider("http_api").imports(), http);
     assert!(provider("logspam").imports().log);
@@ -500,4 +508,145 @@ fn runs_share_one_engine_across_threads() {
             });
         }
     });
+}
+
+fn fs_limits() -> RunLimits {
+    RunLimits {
+        fs: true,
+        ..limits()
+    }
+}
+
+#[test]
+fn fs_import_is_not_granted_without_fs() {
+    let fs = provider("fs");
+    assert!(fs.imports().fs_request);
+    assert!(!fs.imports().http_request);
+    let mut host = FakeHost::answering(r#"{"operation":"read"}"#);
+    let task = r#"{"operation":"read","path":"a.txt"}"#;
+    match run("fs", task, &limits(), &mut host) {
+        Err(RunError::Instantiate(m)) => {
+            assert!(m.contains("import not granted"), "{m}");
+            assert!(m.contains("latchgate.fs_request"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(host.fs_requests.is_empty());
+    // Granted, the same module runs and reaches the host.
+    let out = ok(run("fs", task, &fs_limits(), &mut host));
+    assert_eq!(host.fs_requests.len(), 1);
+    assert_eq!(out.io_calls, 1);
+    // Modules without the import are unaffected by the grant.
+    assert!(run("echo", "{}", &fs_limits(), &mut FakeHost::default()).is_ok());
+}
+
+#[test]
+fn unknown_host_imports_load_but_never_instantiate() {
+    let p = provider("badimport");
+    assert_eq!(p.ungranted_import(), Some("latchgate.spawn_process"));
+    let mut host = FakeHost::default();
+    for l in [limits(), fs_limits()] {
+        match engine().run(&p, b"{}", &l, &mut host) {
+            Err(RunError::Instantiate(m)) => {
+                assert!(
+                    m.contains("import not granted: latchgate.spawn_process"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn fs_forwards_the_request_and_wraps_the_answer() {
+    let data = r#"{"operation":"write","path":"src/a.txt","before_hash":null,"after_hash":"sha256:00","bytes_before":null,"bytes_after":2}"#;
+    let mut host = FakeHost::answering(data);
+    let task = r#"{"path":"src/a.txt","operation":"write","content_base64":"aGk=","mode":"create","expected_before_hash":null,"extra":[1]}"#;
+    let out = ok(run("fs", task, &fs_limits(), &mut host));
+    assert_eq!(
+        std::str::from_utf8(&host.fs_requests[0]).unwrap(),
+        r#"{"operation":"write","path":"src/a.txt","content_base64":"aGk=","mode":"create"}"#
+    );
+    assert_eq!(text(&out), format!(r#"{{"ok":true,"data":{data}}}"#));
+
+    let mut host = FakeHost::answering(r#"{"error":"fs_path_denied: \".env\" matches"}"#);
+    let out = ok(run(
+        "fs",
+        r#"{"operation":"read","path":".env"}"#,
+        &fs_limits(),
+        &mut host,
+    ));
+    assert_eq!(
+        text(&out),
+        r#"{"ok":false,"error":"fs_path_denied: \".env\" matches"}"#
+    );
+    let mut host = FakeHost::answering("not json");
+    let out = ok(run(
+        "fs",
+        r#"{"operation":"read","path":"a"}"#,
+        &fs_limits(),
+        &mut host,
+    ));
+    assert_eq!(
+        text(&out),
+        r#"{"ok":false,"error":"malformed host response"}"#
+    );
+}
+
+#[test]
+fn fs_refuses_bad_tasks_without_io() {
+    for (task, want) in [
+        (r#"{"path":"a"}"#, "operation is required"),
+        (r#"{"operation":"read"}"#, "path is required"),
+        (
+            r#"{"operation":1,"path":"a"}"#,
+            "operation must be a string",
+        ),
+        (
+            r#"{"operation":"read","path":"a","path":"b"}"#,
+            "duplicate key",
+        ),
+        (
+            r#"{"operation":"write","path":"a","content_base64":5}"#,
+            "content_base64 must be a string",
+        ),
+        (r#"[1]"#, "not a valid JSON object"),
+    ] {
+        let mut host = FakeHost::answering("{}");
+        let out = ok(run("fs", task, &fs_limits(), &mut host));
+        assert!(text(&out).contains(want), "{task}: {}", text(&out));
+        assert!(text(&out).starts_with(r#"{"ok":false"#), "{task}");
+        assert!(host.fs_requests.is_empty(), "{task}");
+    }
+}
+
+#[test]
+fn fs_moves_a_mebibyte_within_the_manifest_fuel() {
+    // fs_write's worst case: ~1 MiB of base64 in, scanned and copied.
+    let content = "QUFB".repeat(262_144);
+    let task = format!(r#"{{"operation":"write","path":"a","content_base64":"{content}"}}"#);
+    let mut host = FakeHost::answering(r#"{"operation":"write"}"#);
+    let l = RunLimits {
+        fuel: 100_000_000,
+        memory_bytes: 64 << 20,
+        ..fs_limits()
+    };
+    let out = ok(engine().run(&provider("fs"), task.as_bytes(), &l, &mut host));
+    assert!(out.fuel_consumed < 50_000_000, "fuel {}", out.fuel_consumed);
+    // fs_read's worst case: a 1.4 MiB answer wrapped into the output.
+    let answer = format!(r#"{{"operation":"read","content_base64":"{content}"}}"#);
+    let mut host = FakeHost::answering(&answer);
+    let l = RunLimits {
+        max_output_bytes: 2 << 20,
+        ..l
+    };
+    let out = ok(engine().run(
+        &provider("fs"),
+        br#"{"operation":"read","path":"a"}"#,
+        &l,
+        &mut host,
+    ));
+    assert!(out.fuel_consumed < 50_000_000, "fuel {}", out.fuel_consumed);
+    assert!(out.output.len() > answer.len());
 }

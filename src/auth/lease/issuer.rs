@@ -223,6 +223,9 @@ fn claims_json(c: &LeaseClaims) -> Value {
     if let Some(owner) = &c.owner {
         m.insert("owner", owner.as_str());
     }
+    if let Some(root) = &c.fs_root {
+        m.insert("fs_root", root.as_str());
+    }
     Value::Object(m)
 }
 
@@ -281,6 +284,14 @@ fn parse_claims(m: &Map) -> Result<LeaseClaims, AuthError> {
                 .ok_or_else(|| AuthError::invalid_lease("lease claim owner must be a string"))?,
         ),
     };
+    let fs_root = match m.get("fs_root") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| AuthError::invalid_lease("lease claim fs_root must be a string"))?,
+        ),
+    };
     Ok(LeaseClaims {
         sub: string("sub")?,
         iat: int("iat")?,
@@ -292,6 +303,7 @@ fn parse_claims(m: &Map) -> Result<LeaseClaims, AuthError> {
         max_calls,
         cnf_jkt,
         owner,
+        fs_root,
     })
 }
 
@@ -313,6 +325,7 @@ pub(crate) mod tests {
             max_calls: Some(100),
             cnf_jkt: jkt.into(),
             owner: Some("alice".into()),
+            fs_root: Some("/home/alice/project".into()),
         }
     }
 
@@ -383,7 +396,8 @@ pub(crate) mod tests {
                 "scope",
                 "budgets",
                 "cnf",
-                "owner"
+                "owner",
+                "fs_root"
             ]
         );
         assert_eq!(p.get("cnf").unwrap().to_json(), r#"{"jkt":"jkt-value"}"#);
@@ -393,11 +407,13 @@ pub(crate) mod tests {
         let bare = LeaseClaims {
             max_calls: None,
             owner: None,
+            fs_root: None,
             ..sample("j")
         };
         let token = issuer.issue(&bare).unwrap();
         let p = payload_of(&token);
         assert!(!p.contains_key("budgets") && !p.contains_key("owner"));
+        assert!(!p.contains_key("fs_root"));
         assert_eq!(issuer.verify(&token, NOW).unwrap(), bare);
     }
 
@@ -555,6 +571,12 @@ pub(crate) mod tests {
             ("scope", "tools:call".into()),
             ("owner", 5i64.into()),
         ];
+        let mut p = claims_json(&sample("j"));
+        p.as_object_mut().unwrap().insert("fs_root", 7i64);
+        let e = issuer
+            .verify(&resign(&issuer, &header, &p), NOW)
+            .unwrap_err();
+        assert!(e.reason.contains("fs_root"), "{}", e.reason);
         for (name, v) in cases {
             let mut p = claims_json(&sample("j"));
             p.as_object_mut().unwrap().insert(name, v);

@@ -30,4 +30,7 @@ pub struct LeaseClaims {
     pub cnf_jkt: String,
     /// Owner recorded for approvals, if the identity provider gave one.
     pub owner: Option<String>,
+    /// The directory file actions run beneath (absolute, canonical when
+    /// issued), if the lease request asked for one. JWT claim `fs_root`.
+    pub fs_root: Option<String>,
 }

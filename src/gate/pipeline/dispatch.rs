@@ -4,6 +4,7 @@
 
 use crate::egress::{EgressError, Sinks};
 use crate::gate::errors::GateError;
+use crate::gate::fsio::{FsAccess, FsEffect, FsError};
 use crate::gate::hostio::{GateHost, Observed};
 use crate::gate::Gate;
 use crate::json::Value;
@@ -30,6 +31,10 @@ pub struct Outcome {
     pub refusals: Vec<EgressError>,
     /// Egress failures during the run.
     pub failures: Vec<EgressError>,
+    /// File operations the host performed.
+    pub fs_effects: Vec<FsEffect>,
+    /// File operations the host refused or that failed.
+    pub fs_errors: Vec<FsError>,
 }
 
 impl Outcome {
@@ -45,6 +50,7 @@ impl Outcome {
 }
 
 /// Runs the provider; a trap or limit is 502 `action_execution_failed`.
+/// `fs` grants file operations (actions with `[fs]` only).
 pub fn run(
     gate: &Gate,
     action: &Action,
@@ -52,6 +58,7 @@ pub fn run(
     task: &Task,
     sinks: &Sinks,
     secrets: &super::secrets_step::Injected,
+    fs: Option<FsAccess<'_>>,
 ) -> Result<Outcome, GateError> {
     let limits = &action.manifest.limits;
     let run_limits = RunLimits {
@@ -60,6 +67,7 @@ pub fn run(
         timeout: Duration::from_secs(limits.timeout_seconds),
         max_io_calls: limits.max_io_calls,
         max_output_bytes: action.manifest.io.max_response_bytes,
+        fs: action.manifest.fs.is_some() && fs.is_some(),
     };
     let _permit = gate
         .runs
@@ -73,7 +81,8 @@ pub fn run(
         sinks,
         secrets,
         limits.max_host_response_bytes as usize,
-    );
+    )
+    .with_fs(fs);
     let result = gate.engine.run(provider, &input, &run_limits, &mut host);
     match result {
         Ok(out) => Ok(Outcome {
@@ -84,6 +93,8 @@ pub fn run(
             observed: host.observed,
             refusals: host.refusals,
             failures: host.failures,
+            fs_effects: host.fs_effects,
+            fs_errors: host.fs_errors,
         }),
         Err(e) => {
             let reason = match &e {
@@ -97,6 +108,9 @@ pub fn run(
             if let Some(r) = host.refusals.first() {
                 return Err(GateError::new(403, "egress_denied")
                     .reason(format!("{}: {}", r.code, r.message)));
+            }
+            if let Some(f) = host.fs_errors.iter().find(|f| f.kind.is_refusal()) {
+                return Err(f.gate_error());
             }
             Err(GateError::new(502, "action_execution_failed").reason(reason))
         }

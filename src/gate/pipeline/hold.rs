@@ -31,6 +31,8 @@ pub struct Held<'a> {
     pub decision: &'a Decision,
     /// Whether one call of the lease budget is reserved for it.
     pub budget_debited: bool,
+    /// Undeclared file paths an approval lets it touch.
+    pub approved_paths: Vec<String>,
 }
 
 /// Stores the plan, records `pending_approval`, and returns the 202 body.
@@ -65,6 +67,8 @@ pub fn create(
         policy_rule: held.decision.rule.to_string(),
         policy_reason: held.decision.reason.clone(),
         approved_domains: held.decision.widen_domains.clone(),
+        fs_root: lease.fs_root.clone(),
+        approved_paths: held.approved_paths.clone(),
         budget_debited: held.budget_debited,
         trace_id: call.trace_id.clone(),
     };
@@ -91,6 +95,15 @@ pub fn create(
                 .map(|d| Value::from(d.as_str()))
                 .collect::<Vec<_>>(),
         );
+        if !held.approved_paths.is_empty() {
+            m.insert(
+                "approved_paths",
+                held.approved_paths
+                    .iter()
+                    .map(Value::from)
+                    .collect::<Vec<_>>(),
+            );
+        }
     }
     if let Err(e) = audit::append(gate, ev) {
         // No evidence of the hold: it must not be approvable.

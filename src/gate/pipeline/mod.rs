@@ -1,7 +1,8 @@
 //! POST /v1/actions/{id}/execute, one step per file, in this order:
 //!
 //! drain → auth (lease + DPoP + jti) → rate limit → resolve → trust (module
-//! digest) → validate (schema, JCS request hash) → render (template) →
+//! digest) → validate (schema, JCS request hash) → fs precheck (file
+//! actions: lease fs_root, path, deny globs, size) → render (template) →
 //! policy (ACL, scopes, approval rules) → budget debit → either hold (202,
 //! a durable pending approval) or the execution tail (`tail.rs`): grant →
 //! intent → dispatch (WASM) → response check → effect verification →
@@ -16,6 +17,7 @@
 pub mod audit;
 pub mod auth_step;
 pub mod dispatch;
+pub mod fs_step;
 pub mod grant_step;
 pub mod hold;
 pub mod intent;
@@ -152,6 +154,7 @@ fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Answer, GateError>
     let provider = trust::provider(gate, &action)?;
     let (input, request_hash) = validate::input(&action, &req.body)?;
     call.request_hash = Some(request_hash.clone());
+    fs_step::check(&action, lease.fs_root.as_deref(), &input)?;
     let task = render::task(&action, &input)?;
     let decision = policy::decide(&snap.policy, &lease, &action, &task, &input);
     call.policy = Some((
@@ -160,6 +163,9 @@ fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Answer, GateError>
         decision.reason.clone(),
     ));
     policy::enforce(&lease, &action, &decision)?;
+    // Not denied: the call may touch its undeclared paths (an approval, or
+    // the allowlist, covers the call as shown).
+    let approved_paths = policy::unresolved_paths(&action, &input);
 
     secrets_step::check_required(gate, &action)?;
 
@@ -190,6 +196,7 @@ fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Answer, GateError>
                 request_hash,
                 decision: &decision,
                 budget_debited: debited,
+                approved_paths,
             },
         );
         if held.is_err() {
@@ -208,6 +215,8 @@ fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Answer, GateError>
         request_hash,
         budget,
         approval_hash: None,
+        fs_root: lease.fs_root.clone(),
+        approved_paths,
     };
     tail::run(gate, call, exec).map(Answer::Executed)
 }

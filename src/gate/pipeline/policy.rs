@@ -9,17 +9,33 @@ use crate::json::Value;
 use crate::policy::{Decision, Outcome, Policy, PolicyInput};
 use crate::registry::Action;
 
-/// The file paths a call touches: the `path` input of a file action.
+/// The file paths a call touches: the `path` input of a file action (one
+/// with `[fs]` or an `fs_*` side effect).
 pub fn fs_paths(action: &Action, input: &Value) -> Vec<String> {
-    let is_fs = action
-        .manifest
-        .declared_side_effects
-        .iter()
-        .any(|s| s.starts_with("fs_"));
+    let is_fs = action.manifest.fs.is_some()
+        || action
+            .manifest
+            .declared_side_effects
+            .iter()
+            .any(|s| s.starts_with("fs_"));
     match input.get("path").and_then(Value::as_str) {
         Some(p) if is_fs => vec![p.to_string()],
         _ => Vec::new(),
     }
+}
+
+/// The file paths matching none of the manifest's `allowed_paths`: the
+/// policy holds them for an operator, and an approval (or the allowlist)
+/// lets the call touch exactly these. Deny globs were refused before the
+/// policy runs and are refused by the host whatever is approved.
+pub fn unresolved_paths(action: &Action, input: &Value) -> Vec<String> {
+    let Some(section) = &action.manifest.fs else {
+        return Vec::new();
+    };
+    fs_paths(action, input)
+        .into_iter()
+        .filter(|p| !section.declares(p))
+        .collect()
 }
 
 /// Hosts the rendered request would contact that the manifest does not declare.
@@ -40,6 +56,7 @@ pub fn decide(
 ) -> Decision {
     let unresolved = unresolved_domains(action, task);
     let paths = fs_paths(action, input);
+    let undeclared = unresolved_paths(action, input);
     policy.evaluate(&PolicyInput {
         principal: &lease.sub,
         scopes: &lease.scope,
@@ -49,7 +66,7 @@ pub fn decide(
         required_scopes: &action.manifest.required_scopes,
         unresolved_domains: &unresolved,
         fs_paths: &paths,
-        unresolved_paths: &[],
+        unresolved_paths: &undeclared,
     })
 }
 

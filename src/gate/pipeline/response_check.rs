@@ -1,10 +1,13 @@
 //! Step 11: the provider's output is untrusted. It must be a JSON object
 //! (depth ≤ 10) with a boolean `ok`, and match the response schema if the
 //! manifest has one. A provider error (`ok: false`) is a provider failure,
-//! never a 422 as in v0.2.
+//! never a 422 as in v0.2. A file operation the host refused fails the run
+//! like an egress refusal; a provider error after a failed file operation
+//! is answered with that operation's error (status and `fs_*` code).
 
 use super::dispatch::Outcome;
 use crate::gate::errors::GateError;
+use crate::gate::fsio::FsError;
 use crate::json::Value;
 use crate::obj;
 use crate::registry::Action;
@@ -18,6 +21,9 @@ pub enum Failure {
     Provider(String),
     /// The output was not a valid result object or broke the response schema.
     BadOutput(String),
+    /// A file operation was refused by the host, or failed and the
+    /// provider reported failure.
+    Fs(FsError),
 }
 
 /// The checked output.
@@ -47,8 +53,17 @@ pub fn check(action: &Action, outcome: &Outcome) -> Checked {
             failure: Some(Failure::EgressRefused(msg)),
         };
     }
+    if let Some(f) = outcome.fs_errors.iter().find(|f| f.kind.is_refusal()) {
+        return Checked {
+            output,
+            failure: Some(Failure::Fs(f.clone())),
+        };
+    }
     let failure = match output.get("ok").and_then(Value::as_bool) {
         None => Some(Failure::BadOutput("output lacks a boolean `ok`".into())),
+        Some(false) if !outcome.fs_errors.is_empty() => {
+            outcome.fs_errors.last().cloned().map(Failure::Fs)
+        }
         Some(false) => {
             let msg = output
                 .get("error")
@@ -83,6 +98,9 @@ impl Checked {
             | Some(Failure::BadOutput(m)) => {
                 obj! { "kind" => "provider_failure", "reason" => m.as_str() }
             }
+            Some(Failure::Fs(f)) => {
+                obj! { "kind" => "provider_failure", "reason" => f.to_string() }
+            }
         }
     }
     /// The receipt's `failure_class`.
@@ -90,6 +108,8 @@ impl Checked {
         match &self.failure {
             None => None,
             Some(Failure::EgressRefused(_)) => Some("policy_violation"),
+            Some(Failure::Fs(f)) if f.kind.is_refusal() => Some("policy_violation"),
+            Some(Failure::Fs(_)) => Some("provider_error"),
             Some(Failure::Provider(_)) | Some(Failure::BadOutput(_)) => Some("provider_error"),
         }
     }
@@ -103,6 +123,7 @@ impl Checked {
             Failure::BadOutput(m) => {
                 GateError::new(502, "action_execution_failed").reason(m.clone())
             }
+            Failure::Fs(f) => f.gate_error(),
         };
         Some(match receipt_id {
             Some(id) => err.with("receipt_id", id),

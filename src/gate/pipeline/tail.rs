@@ -4,11 +4,17 @@
 //!
 //! A failure before dispatch refunds the budget reserved for the call; after
 //! dispatch nothing is refunded (the effect may have happened).
+//!
+//! An action with `[fs]` runs beneath the lease's `fs_root` (carried here
+//! from the lease, or from the held plan) and may touch its declared paths
+//! plus exactly the `approved_paths`; without a root it stops before the
+//! grant (400 `fs_root_required`).
 
 use super::{dispatch, grant_step, intent, receipt_step, response_check, verify, Call};
 use crate::auth::lease::LeaseClaims;
 use crate::egress::{DomainRule, Sinks};
 use crate::gate::errors::GateError;
+use crate::gate::fsio::FsAccess;
 use crate::gate::Gate;
 use crate::json::Value;
 use crate::obj;
@@ -54,6 +60,18 @@ pub struct Exec {
     pub budget: Option<String>,
     /// Binds the grant to an operator approval.
     pub approval_hash: Option<String>,
+    /// The lease's fs_root (file actions run beneath it).
+    pub fs_root: Option<String>,
+    /// Undeclared paths the policy or an operator approved for this call.
+    pub approved_paths: Vec<String>,
+}
+
+/// 400 `fs_root_required`: a file action on a lease without `fs_root`.
+pub fn fs_root_required(action: &Action) -> GateError {
+    GateError::new(400, "fs_root_required").reason(format!(
+        "action `{}` works on files: request the lease with an fs_root",
+        action.id()
+    ))
 }
 
 /// The action's sinks plus `extra` hosts (exactly those hosts and their
@@ -82,6 +100,20 @@ pub fn run(gate: &Gate, call: &mut Call, exec: Exec) -> Result<Value, GateError>
 
 fn run_inner(gate: &Gate, call: &mut Call, exec: &Exec) -> Result<Value, GateError> {
     let action = &exec.action;
+    let protected = match action.manifest.fs {
+        Some(_) => crate::gate::fsio::protected_paths(&gate.cfg),
+        None => Vec::new(),
+    };
+    let fs = match (&action.manifest.fs, &exec.fs_root) {
+        (None, _) => None,
+        (Some(_), None) => return Err(fs_root_required(action)),
+        (Some(section), Some(root)) => Some(FsAccess {
+            root: std::path::Path::new(root),
+            section,
+            approved_paths: &exec.approved_paths,
+            protected: &protected,
+        }),
+    };
     let grant = grant_step::issue(
         gate,
         &exec.subject,
@@ -109,6 +141,7 @@ fn run_inner(gate: &Gate, call: &mut Call, exec: &Exec) -> Result<Value, GateErr
         &exec.task,
         &exec.sinks,
         &secrets,
+        fs,
     );
     drop(secrets);
     let outcome = outcome?;
@@ -116,13 +149,14 @@ fn run_inner(gate: &Gate, call: &mut Call, exec: &Exec) -> Result<Value, GateErr
     call.runtime = Some(outcome.runtime_json());
 
     let checked = response_check::check(action, &outcome);
-    let verification = verify::outcome(action, &checked, &outcome);
+    let verification = verify::outcome(action, &exec.task.json, &checked, &outcome);
     let receipt = receipt_step::build(
         gate,
         &grant,
         &exec.provider,
         &checked,
         &verification,
+        &outcome.fs_effects,
         started_ms,
         finished_ms,
     )?;
