@@ -555,7 +555,24 @@ fn every_catalog_action_against_a_recording_mock() {
         }
     }
 
-    check_no_leaks(&gate, &answers, &secrets, &mut failures);
+    // Credentials an API takes in the URL or body (`sensitive_inputs`) must
+    // not come back either: scan for them like secrets.
+    let mut leak_values = secrets.clone();
+    for case in &cases {
+        let Some(m) = manifests.iter().find(|m| m.id == case.action) else {
+            continue;
+        };
+        for key in &m.sensitive_inputs {
+            if let Some(v) = case.input.get(key).and_then(Value::as_str) {
+                leak_values.insert(format!("input {}.{key}", case.action), v.to_string());
+            }
+        }
+    }
+    assert!(
+        leak_values.len() > secrets.len(),
+        "no case exercises a sensitive input"
+    );
+    check_no_leaks(&gate, &answers, &leak_values, &mut failures);
     let took = started.elapsed();
     assert!(
         failures.is_empty(),

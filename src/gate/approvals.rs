@@ -328,6 +328,7 @@ fn plan_exec(gate: &Gate, plan: &Plan, approval_hash: String) -> Result<tail::Ex
     let task = render::task(&action, &input)?;
     let sinks = tail::widened_sinks(&action, &plan.approved_domains)?;
     Ok(tail::Exec {
+        sensitive: super::pipeline::secrets_step::sensitive_values(&action, &input),
         subject: tail::Subject {
             principal: plan.principal.clone(),
             cnf_jkt: plan.cnf_jkt.clone(),

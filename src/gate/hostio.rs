@@ -184,7 +184,7 @@ impl<'a> GateHost<'a> {
             "status_code" => resp.status as u64,
             "headers" => Value::Object(hdrs),
             "body" => body,
-            "url" => resp.url.as_str(),
+            "url" => self.redact(resp.url.clone()),
         })
     }
 }

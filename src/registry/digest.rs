@@ -116,6 +116,10 @@ fn fields(m: &Manifest) -> Vec<Value> {
     if let Some(fs) = &m.fs {
         fields.push(fs.digest_json());
     }
+    // Appended only when set, so digests of manifests without it are unchanged.
+    if !m.sensitive_inputs.is_empty() {
+        fields.push(crate::obj! { "sensitive_inputs" => strings(&m.sensitive_inputs) });
+    }
     fields
 }
 

@@ -16,6 +16,10 @@
 //! declared_side_effects = ["http_write"]   # labels [a-z0-9_]{1,64}; default []
 //! required_scopes = ["tools:call"]    # default ["tools:call"]; must include it
 //! verifier = "http_status"            # none (default) | http_status | fs_hash
+//! sensitive_inputs = ["bot_token"]    # inputs holding a credential the API takes in
+//!                                     # the URL or body: their values are redacted
+//!                                     # from everything that comes back (output,
+//!                                     # receipt, ledger, logs); default []
 //!
 //! [verification]                      # only with verifier = "http_status"
 //! expected_status = [201]             # 100..=599; empty: any 2xx
@@ -269,6 +273,8 @@ pub struct Manifest {
     pub description: String,
     pub risk_level: RiskLevel,
     pub declared_side_effects: Vec<String>,
+    /// Inputs whose values are redacted from what comes back.
+    pub sensitive_inputs: Vec<String>,
     pub required_scopes: Vec<String>,
     pub verifier: VerifierKind,
     pub verification: Verification,
@@ -296,6 +302,7 @@ const TOP_KEYS: &[&str] = &[
     "description",
     "risk_level",
     "declared_side_effects",
+    "sensitive_inputs",
     "required_scopes",
     "verifier",
     "verification",
@@ -338,6 +345,7 @@ impl Manifest {
         };
         let (risk_level, risk_line) = read_risk(&top)?;
         let declared_side_effects = read_labels(&top, "declared_side_effects", rules::side_effect)?;
+        let sensitive_inputs = read_labels(&top, "sensitive_inputs", input_name)?;
         let required_scopes = read_scopes(&top)?;
         let (verifier, verifier_line) = read_verifier(&top)?;
         let verification = read_verification(&top, verifier)?;
@@ -400,6 +408,7 @@ impl Manifest {
         if let (Some(t), Some(schema)) = (&template, &request_schema) {
             check_template_vars(&top, t, schema)?;
         }
+        check_sensitive_inputs(&top, &sensitive_inputs, request_schema.as_ref())?;
 
         let mut m = Manifest {
             origin: origin.to_string(),
@@ -409,6 +418,7 @@ impl Manifest {
             description,
             risk_level,
             declared_side_effects,
+            sensitive_inputs,
             required_scopes,
             verifier,
             verification,
@@ -516,6 +526,48 @@ fn check_fs_rules(
 
 /// Every template variable must be a declared request property when the
 /// schema declares properties or forbids others.
+/// A request property name: `[A-Za-z_][A-Za-z0-9_]{0,63}`.
+fn input_name(s: &str) -> Result<(), String> {
+    let mut b = s.bytes();
+    let first = b
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_');
+    if first && s.len() <= 64 && b.all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        Ok(())
+    } else {
+        Err(
+            "not an input name; allowed: a letter or _ then letters, digits or _, at most 64"
+                .into(),
+        )
+    }
+}
+
+/// Every sensitive input must be a declared request property (a typo would
+/// silently leave a credential unredacted).
+fn check_sensitive_inputs(
+    top: &View,
+    names: &[String],
+    schema: Option<&Value>,
+) -> Result<(), ManifestError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let props = schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object);
+    for n in names {
+        if !props.is_some_and(|p| p.contains_key(n)) {
+            let line = top.item("sensitive_inputs").map_or(top.line(), |i| i.line);
+            return Err(top.err(
+                "sensitive_inputs",
+                line,
+                format!("`{n}` is not a property of request_schema"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_template_vars(top: &View, t: &Template, schema: &Value) -> Result<(), ManifestError> {
     let props = schema.get("properties").and_then(Value::as_object);
     let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));

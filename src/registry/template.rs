@@ -504,6 +504,13 @@ fn percent_encode_segment_into(s: &str, out: &mut String) {
     }
 }
 
+/// `s` percent-encoded as an embedded URL variable is (for redaction).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    percent_encode_into(s, &mut out);
+    out
+}
+
 /// Percent-encodes every byte except RFC 3986 unreserved characters.
 fn percent_encode_into(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";

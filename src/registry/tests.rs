@@ -952,3 +952,18 @@ fn toml_to_json_is_exported() {
         Ok(Value::from(3))
     );
 }
+
+#[test]
+fn sensitive_inputs_must_be_schema_properties() {
+    let schema = "[request_schema]\ntype = \"object\"\n[request_schema.properties.token]\ntype = \"string\"\n";
+    let ok = load(&format!("{BASE}sensitive_inputs = [\"token\"]\n{schema}")).unwrap();
+    assert_eq!(ok.sensitive_inputs, ["token"]);
+    let e = err(&format!("{BASE}sensitive_inputs = [\"tokn\"]\n{schema}"));
+    assert_eq!(e.key, "sensitive_inputs");
+    assert!(e.message.contains("tokn"), "{e}");
+    let e = err(&format!("{BASE}sensitive_inputs = [\"a b\"]\n{schema}"));
+    assert_eq!(e.key, "sensitive_inputs");
+    // Setting it changes the content digest (it decides what is redacted).
+    let plain = load(&format!("{BASE}{schema}")).unwrap();
+    assert_ne!(plain.content_digest(), ok.content_digest());
+}

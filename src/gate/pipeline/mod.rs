@@ -207,6 +207,7 @@ fn run(gate: &Gate, req: &Request, call: &mut Call) -> Result<Answer, GateError>
         return held.map(Answer::Held);
     }
     let exec = tail::Exec {
+        sensitive: secrets_step::sensitive_values(&action, &input),
         subject: tail::Subject::from_lease(&lease),
         sinks: tail::widened_sinks(&action, &decision.widen_domains)?,
         action,

@@ -77,3 +77,28 @@ pub fn resolve(gate: &Gate, action: &Action) -> Result<Injected, GateError> {
     }
     Ok(out)
 }
+
+/// The values of the action's `sensitive_inputs` in `input` (credentials an
+/// API takes in the URL or body), raw and as a URL template encodes them, to
+/// redact like secrets from what comes back.
+pub fn sensitive_values(action: &Action, input: &crate::json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in action
+        .manifest
+        .sensitive_inputs
+        .iter()
+        .filter_map(|k| input.get(k))
+    {
+        let text = match v {
+            crate::json::Value::String(s) if !s.is_empty() => s.clone(),
+            crate::json::Value::Number(_) => v.to_json(),
+            _ => continue,
+        };
+        let encoded = crate::registry::template::percent_encode(&text);
+        if encoded != text {
+            out.push(encoded);
+        }
+        out.push(text);
+    }
+    out
+}

@@ -58,6 +58,8 @@ pub struct Exec {
     pub sinks: Sinks,
     /// The session whose budget was debited for this call, if any.
     pub budget: Option<String>,
+    /// Values of the action's sensitive inputs, redacted from what comes back.
+    pub sensitive: Vec<String>,
     /// Binds the grant to an operator approval.
     pub approval_hash: Option<String>,
     /// The lease's fs_root (file actions run beneath it).
@@ -130,7 +132,8 @@ fn run_inner(gate: &Gate, call: &mut Call, exec: &Exec) -> Result<Value, GateErr
             .reason("every outstanding grant was revoked by an operator"));
     }
 
-    let secrets = super::secrets_step::resolve(gate, action)?;
+    let mut secrets = super::secrets_step::resolve(gate, action)?;
+    secrets.raw.extend(exec.sensitive.iter().cloned());
 
     call.dispatched = true;
     let started_ms = crate::time::unix_now_millis();
