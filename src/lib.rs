@@ -12,6 +12,7 @@ pub mod egress;
 pub mod evidence;
 pub mod gate;
 pub mod json;
+pub mod mcp;
 pub mod net;
 pub mod policy;
 pub mod registry;
