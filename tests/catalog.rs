@@ -43,6 +43,9 @@ struct Case {
     host: String,
     path: String,
     headers: Vec<(String, String)>,
+    /// Headers whose value must start with the given text (a signature
+    /// that depends on the time, e.g. AWS SigV4's Authorization).
+    headers_prefix: Vec<(String, String)>,
     /// The JSON body the mock must receive (null: none).
     body: Value,
     /// Or: the exact body text (form-encoded, markdown, ...).
@@ -67,7 +70,32 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, String> {
 }
 
 /// Keys a case's `expect` may have.
-const EXPECT_KEYS: &[&str] = &["method", "host", "path", "headers", "body", "body_text"];
+const EXPECT_KEYS: &[&str] = &[
+    "method",
+    "host",
+    "path",
+    "headers",
+    "headers_prefix",
+    "body",
+    "body_text",
+];
+
+/// `expect.<key>`: a map of lowercased header names to string values.
+fn header_map(expect: &Value, key: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    if let Some(h) = expect.get(key) {
+        let map = h
+            .as_object()
+            .ok_or_else(|| format!("`expect.{key}` is not an object"))?;
+        for (name, value) in map.iter() {
+            let value = value
+                .as_str()
+                .ok_or_else(|| format!("`expect.{key}.{name}` is not a string"))?;
+            out.push((name.to_ascii_lowercase(), value.to_string()));
+        }
+    }
+    Ok(out)
+}
 
 fn parse_case(label: String, v: &Value) -> Result<Case, String> {
     let expect = v.get("expect").ok_or("missing `expect`")?;
@@ -87,16 +115,8 @@ fn parse_case(label: String, v: &Value) -> Result<Case, String> {
         return Err("`expect.body` and `expect.body_text` are both set".into());
     }
     let respond = v.get("respond").ok_or("missing `respond`")?;
-    let mut headers = Vec::new();
-    if let Some(h) = expect.get("headers") {
-        let map = h.as_object().ok_or("`expect.headers` is not an object")?;
-        for (name, value) in map.iter() {
-            let value = value
-                .as_str()
-                .ok_or_else(|| format!("`expect.headers.{name}` is not a string"))?;
-            headers.push((name.to_ascii_lowercase(), value.to_string()));
-        }
-    }
+    let headers = header_map(expect, "headers")?;
+    let headers_prefix = header_map(expect, "headers_prefix")?;
     let status = respond
         .get("status")
         .and_then(Value::as_u64)
@@ -116,6 +136,7 @@ fn parse_case(label: String, v: &Value) -> Result<Case, String> {
         host: str_at(v, &["expect", "host"])?.to_ascii_lowercase(),
         path: str_at(v, &["expect", "path"])?.to_string(),
         headers,
+        headers_prefix,
         body,
         body_text,
         status,
@@ -275,6 +296,16 @@ fn check_request(case: &Case, rec: &Recorded, secrets: &BTreeMap<String, String>
             [one] if *one == want => {}
             [] => diffs.push(format!("header {name} missing (expected {want:?})")),
             many => diffs.push(format!("header {name}: got {many:?}, expected [{want:?}]")),
+        }
+    }
+    for (name, prefix) in &case.headers_prefix {
+        let prefix = substitute(prefix, secrets);
+        match rec.headers_named(name).as_slice() {
+            [one] if one.starts_with(&prefix) => {}
+            [] => diffs.push(format!("header {name} missing (expected {prefix:?}...)")),
+            many => diffs.push(format!(
+                "header {name}: got {many:?}, expected one starting with {prefix:?}"
+            )),
         }
     }
     if let Some(want) = &case.body_text {
@@ -459,7 +490,7 @@ fn every_catalog_action_against_a_recording_mock() {
         .flat_map(|m| m.secrets.iter().map(|s| s.name.clone()))
         .collect();
     for c in &cases {
-        for (_, v) in &c.headers {
+        for (_, v) in c.headers.iter().chain(&c.headers_prefix) {
             names.extend(placeholders(v));
         }
         names.extend(placeholders(&c.path));

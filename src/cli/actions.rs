@@ -87,7 +87,8 @@ fn secrets_json(a: &Action, secrets: &crate::secrets::Secrets) -> Vec<Value> {
             obj! {
                 "name" => s.name.as_str(),
                 "required" => s.required,
-                "header" => s.header.as_str(),
+                "header" => (!s.header.is_empty()).then(|| s.header.as_str()),
+                "use" => if s.header.is_empty() { "aws_sigv4" } else { "header" },
                 "configured" => secrets.source_of(&s.name).is_some(),
                 "source" => secrets.source_of(&s.name),
             }
@@ -185,7 +186,14 @@ fn show(a: &Action, secrets: &crate::secrets::Secrets, json: bool) {
             None if s.required => "MISSING (latchgate secrets set ".to_string() + &s.name + ")",
             None => "not configured (optional)".into(),
         };
-        println!("secret       {} -> header {}: {}", s.name, s.header, state);
+        if s.header.is_empty() {
+            println!(
+                "secret       {} -> AWS SigV4 signing key: {}",
+                s.name, state
+            );
+        } else {
+            println!("secret       {} -> header {}: {}", s.name, s.header, state);
+        }
     }
     if let Some(schema) = &m.request_schema {
         println!("request schema\n{}", schema.to_pretty());

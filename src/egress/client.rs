@@ -1,18 +1,20 @@
 //! `Egress::send`: one HTTP/1.1 exchange, with every check in order.
 //!
 //! parse URL -> scheme -> port -> declared sink -> https for secrets ->
-//! request head validation -> resolve -> every address allowed -> connect
-//! to a checked address -> TLS (SNI = host) -> write -> read. No redirects:
-//! a 3xx is returned like any other response.
+//! AWS SigV4 signature (when asked) -> request head validation -> resolve
+//! -> every address allowed -> connect to a checked address -> TLS (SNI =
+//! host) -> write -> read. No redirects: a 3xx is returned like any other
+//! response.
 
 use super::config::EgressConfig;
 use super::error::{
     EgressError, CONNECT_FAILED, INSECURE_SECRET_TRANSPORT, PORT_NOT_ALLOWED, TIMEOUT, TLS_FAILED,
     UNDECLARED_SINK,
 };
-use super::request::{build_head, wipe};
+use super::request::{build_head, signable_headers, wipe};
 use super::resolve::resolve_checked;
 use super::response::read_response;
+use super::sigv4::SigV4Signer;
 use super::sinks::Sinks;
 use super::stream::{is_timeout, Conn, DeadlineStream};
 use super::tls::client_config;
@@ -93,22 +95,61 @@ impl Egress {
         deadline: Instant,
         max_body: usize,
     ) -> Result<HttpResponse, EgressError> {
+        self.send_signed(req, sinks, secret_headers, None, deadline, max_body)
+    }
+
+    /// [`Egress::send`], and with `sigv4` the final request is signed with
+    /// AWS Signature Version 4 (see `sigv4.rs`) right before it leaves,
+    /// under the rules of secret headers: https only, declared sinks only.
+    /// A provider `x-amz-*` header is refused; a PUT or POST without a
+    /// body is sent with `Content-Length: 0` (S3 needs a length).
+    pub fn send_signed(
+        &self,
+        req: &HttpRequest,
+        sinks: &Sinks,
+        secret_headers: &[(String, String)],
+        sigv4: Option<&SigV4Signer>,
+        deadline: Instant,
+        max_body: usize,
+    ) -> Result<HttpResponse, EgressError> {
         let url = url::parse(&req.url)?;
-        self.check_target(&url, sinks, secret_headers)?;
-        let body_len = req.body.as_ref().map(Vec::len);
-        let mut head = build_head(&req.method, &url, &req.headers, secret_headers, body_len)?;
+        self.check_target(&url, sinks, !secret_headers.is_empty() || sigv4.is_some())?;
+        let mut body_len = req.body.as_ref().map(Vec::len);
+        // With a signer: the secret headers plus the three it computes.
+        let mut signed: Vec<(String, String)> = Vec::new();
+        if let Some(signer) = sigv4 {
+            if body_len.is_none() && matches!(req.method.as_str(), "PUT" | "POST") {
+                body_len = Some(0);
+            }
+            let mut to_sign = signable_headers(&req.headers, secret_headers)?;
+            let result = signer.sign(
+                &req.method,
+                &url,
+                &to_sign,
+                req.body.as_deref().unwrap_or_default(),
+                crate::time::unix_now(),
+            );
+            wipe_headers(&mut to_sign);
+            let signature = result?;
+            signed.extend_from_slice(secret_headers);
+            signed.extend(signature);
+        }
+        let injected = if sigv4.is_some() {
+            &signed
+        } else {
+            secret_headers
+        };
+        let head = build_head(&req.method, &url, &req.headers, injected, body_len);
+        wipe_headers(&mut signed);
+        let mut head = head?;
         let result = self.exchange(&url, &head, req, deadline, max_body);
         wipe(&mut head);
         result
     }
 
     /// Port, sink and transport checks: all before any network activity.
-    fn check_target(
-        &self,
-        url: &Url,
-        sinks: &Sinks,
-        secret_headers: &[(String, String)],
-    ) -> Result<(), EgressError> {
+    /// `secrets`: the request carries secret headers or will be signed.
+    fn check_target(&self, url: &Url, sinks: &Sinks, secrets: bool) -> Result<(), EgressError> {
         // Other ports only where the operator named the destination: a
         // static host, or an IP literal inside an `allow_private` range
         // (e.g. a local API on https://127.0.0.1:27124).
@@ -129,7 +170,7 @@ impl Egress {
                 format!("{} is not a declared sink", url.host),
             ));
         }
-        if !secret_headers.is_empty() && url.scheme != Scheme::Https {
+        if secrets && url.scheme != Scheme::Https {
             return Err(EgressError::new(
                 INSECURE_SECRET_TRANSPORT,
                 format!(
@@ -203,6 +244,13 @@ impl Egress {
     }
 }
 
+/// Overwrites header values (copies of secrets) before they are freed.
+fn wipe_headers(headers: &mut Vec<(String, String)>) {
+    for (_, value) in headers.drain(..) {
+        wipe(&mut value.into_bytes());
+    }
+}
+
 /// Connects to the first reachable checked address. Only addresses from
 /// `addrs` are ever used, so what was checked is what is connected.
 fn connect(
@@ -259,6 +307,7 @@ mod tests {
     use super::*;
     use crate::egress::error::*;
     use crate::egress::ipclass::Cidr;
+    use crate::egress::sigv4::RegionSource;
     use crate::egress::test_server::{start_plain, start_tls, Reply, FIXTURES};
     use std::path::PathBuf;
     use std::time::Duration;
@@ -720,6 +769,157 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, CONNECT_FAILED, "{err}");
+    }
+
+    fn signer(region: RegionSource) -> SigV4Signer {
+        SigV4Signer::new("AKIDTEST".into(), "sekrit-key-value".into(), "s3", region).unwrap()
+    }
+
+    fn us_east_1() -> SigV4Signer {
+        signer(RegionSource::Fixed("us-east-1".into()))
+    }
+
+    /// The value of header `name` in a raw request.
+    fn header_in<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+        text.split("\r\n").find_map(|line| {
+            let (n, v) = line.split_once(": ")?;
+            n.eq_ignore_ascii_case(name).then_some(v)
+        })
+    }
+
+    #[test]
+    fn sigv4_signs_the_request_as_sent() {
+        let server = start_tls(Reply::Echo);
+        let url = format!(
+            "https://upstream.test:{}/bucket/a%20b$?tagging&x=1",
+            server.port
+        );
+        let req = HttpRequest {
+            method: "PUT".into(),
+            url: url.clone(),
+            headers: h(&[
+                ("Content-Type", "text/plain"),
+                ("User-Agent", "agent/1"),
+                ("Authorization", "Bearer provider"),
+            ]),
+            body: Some(b"hello".to_vec()),
+        };
+        let secrets = h(&[("X-Extra", "static-secret")]);
+        let before = crate::time::unix_now();
+        let resp = egress()
+            .send_signed(
+                &req,
+                &sinks(),
+                &secrets,
+                Some(&us_east_1()),
+                soon(),
+                1 << 20,
+            )
+            .unwrap();
+        let after = crate::time::unix_now();
+        assert_eq!(resp.status, 200);
+        let text = String::from_utf8(server.request()).unwrap();
+        assert!(
+            text.starts_with("PUT /bucket/a%20b$?tagging&x=1 HTTP/1.1\r\n"),
+            "{text}"
+        );
+        assert_eq!(
+            header_in(&text, "x-amz-content-sha256"),
+            Some(crate::crypto::sha256_hex(b"hello").as_str())
+        );
+        assert_eq!(header_in(&text, "x-extra"), Some("static-secret"));
+        assert_eq!(header_in(&text, "user-agent"), Some("agent/1"));
+        let auth = header_in(&text, "authorization").unwrap();
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"),
+            "{auth}"
+        );
+        assert!(
+            auth.contains(
+                "/us-east-1/s3/aws4_request,SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-extra,Signature="
+            ),
+            "{auth}"
+        );
+        let lower = text.to_ascii_lowercase();
+        assert_eq!(lower.matches("\r\nauthorization:").count(), 1, "{text}");
+        assert!(
+            !text.contains("provider") && !text.contains("sekrit"),
+            "{text}"
+        );
+
+        // The signer over the request as the server received it (Host with
+        // its port, the path as sent), at the time it carries, agrees.
+        let date = header_in(&text, "x-amz-date").unwrap();
+        let t = (before..=after)
+            .find(|t| crate::egress::sigv4::amz_date(*t).unwrap().1 == date)
+            .expect("x-amz-date is the time of sending");
+        let again = us_east_1()
+            .sign(
+                "PUT",
+                &Url::parse(&url).unwrap(),
+                &h(&[("Content-Type", "text/plain"), ("X-Extra", "static-secret")]),
+                b"hello",
+                t,
+            )
+            .unwrap();
+        assert_eq!(again.get(2).map(|(_, v)| v.as_str()), Some(auth));
+    }
+
+    #[test]
+    fn sigv4_put_without_body_sends_a_zero_length() {
+        let server = start_tls(Reply::Echo);
+        let mut req = get(format!("https://upstream.test:{}/b/k", server.port));
+        req.method = "PUT".into();
+        egress()
+            .send_signed(&req, &sinks(), &[], Some(&us_east_1()), soon(), 1 << 20)
+            .unwrap();
+        let text = String::from_utf8(server.request()).unwrap();
+        assert_eq!(header_in(&text, "content-length"), Some("0"), "{text}");
+        assert_eq!(
+            header_in(&text, "x-amz-content-sha256"),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+    }
+
+    #[test]
+    fn sigv4_follows_the_secret_rules_before_any_connection() {
+        let e = egress();
+        let send = |req: &HttpRequest, s: &SigV4Signer| {
+            e.send_signed(req, &sinks(), &[], Some(s), soon(), 1024)
+                .unwrap_err()
+        };
+        // Plain http: the signature is a credential too.
+        let err = send(&get("http://upstream.test:8080/k".into()), &us_east_1());
+        assert_eq!(err.code, INSECURE_SECRET_TRANSPORT, "{err}");
+        // Undeclared sinks are refused as for any request.
+        let err = send(&get("https://other.test/k".into()), &us_east_1());
+        assert_eq!(err.code, UNDECLARED_SINK, "{err}");
+        // Provider x-amz-* headers are refused.
+        let mut req = get("https://upstream.test:9/k".into());
+        req.headers = h(&[("X-Amz-Acl", "public-read")]);
+        let err = send(&req, &us_east_1());
+        assert_eq!(err.code, BAD_REQUEST_HEADER, "{err}");
+        // A host that names no region cannot be signed for.
+        let err = send(
+            &get("https://upstream.test:9/k".into()),
+            &signer(RegionSource::FromHost),
+        );
+        assert_eq!(err.code, crate::egress::sigv4::SIGNING_FAILED, "{err}");
+        assert!(!err.message.contains("sekrit"), "{err}");
+        // Without a signer the same provider header is only a header.
+        let server = start_tls(Reply::Echo);
+        let mut plain = get(format!("https://upstream.test:{}/k", server.port));
+        plain.headers = h(&[("X-Amz-Acl", "public-read")]);
+        assert_eq!(send_unsigned(&e, &plain), 200);
+        let text = String::from_utf8(server.request()).unwrap();
+        assert!(
+            !text.to_ascii_lowercase().contains("authorization"),
+            "{text}"
+        );
+    }
+
+    fn send_unsigned(e: &Egress, req: &HttpRequest) -> u16 {
+        e.send(req, &sinks(), &[], soon(), 1 << 16).unwrap().status
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! private and loopback addresses refused after DNS unless `allow_private`
 //! covers them; the checked address is the one connected; no redirects.
 //! Provider credential headers are stripped and host secrets only travel
-//! over https. Blocking std::net plus rustls (ring); no async runtime.
+//! over https; AWS Signature Version 4 is computed here too (`sigv4`), on
+//! the final request, so the keys never leave the host. Blocking std::net
+//! plus rustls (ring); no async runtime.
 //!
 //! Entry point: [`Egress::new`] once at boot, then [`Egress::send`] per call.
 
@@ -16,6 +18,7 @@ mod names;
 mod request;
 mod resolve;
 mod response;
+pub mod sigv4;
 mod sinks;
 mod stream;
 mod tls;
@@ -30,5 +33,6 @@ pub use error::*;
 pub use ipclass::{is_public, Cidr};
 pub use request::{MAX_REQUEST_HEAD, MAX_REQUEST_HEADERS};
 pub use response::{MAX_HEAD as MAX_RESPONSE_HEAD, MAX_HEADERS as MAX_RESPONSE_HEADERS};
+pub use sigv4::{RegionSource, SigV4Signer};
 pub use sinks::{DomainRule, Sinks};
 pub use url::{Scheme, Url};

@@ -1,5 +1,6 @@
 //! Building the HTTP/1.1 request head: validation, header stripping, and
-//! the headers the gate always sets itself.
+//! the headers the gate always sets itself (and, for a request the host
+//! signs, which headers are signed).
 
 use super::error::{EgressError, BAD_REQUEST_HEADER};
 use super::url::Url;
@@ -97,11 +98,7 @@ pub fn build_head(
     for (name, value) in provider.iter().chain(secret) {
         check_header(name, value)?;
     }
-    let overridden = |name: &str| secret.iter().any(|(s, _)| s.eq_ignore_ascii_case(name));
-    let kept: Vec<&(String, String)> = provider
-        .iter()
-        .filter(|(name, _)| !is_stripped(name) && !overridden(name))
-        .collect();
+    let kept = kept(provider, secret);
     let has_agent = kept
         .iter()
         .map(|(name, _)| name)
@@ -133,6 +130,48 @@ pub fn build_head(
         )));
     }
     Ok(head)
+}
+
+/// The provider headers `build_head` sends: neither stripped nor
+/// replaced by a secret header of the same name.
+fn kept<'a>(
+    provider: &'a [(String, String)],
+    secret: &[(String, String)],
+) -> Vec<&'a (String, String)> {
+    let overridden = |name: &str| secret.iter().any(|(s, _)| s.eq_ignore_ascii_case(name));
+    provider
+        .iter()
+        .filter(|(name, _)| !is_stripped(name) && !overridden(name))
+        .collect()
+}
+
+/// For a request the host signs with AWS SigV4: the headers to sign, i.e.
+/// every header `build_head` will send except the ones the gate adds
+/// (Host and the signer's own are added by the signer; Content-Length,
+/// Connection and User-Agent are left unsigned). A provider `x-amz-*`
+/// header is refused: that namespace belongs to the signer (S3 rejects an
+/// unsigned one, and a signed one would let the provider choose what the
+/// operator's key vouches for).
+pub fn signable_headers(
+    provider: &[(String, String)],
+    secret: &[(String, String)],
+) -> Result<Vec<(String, String)>, EgressError> {
+    if let Some((name, _)) = provider
+        .iter()
+        .find(|(n, _)| n.to_ascii_lowercase().starts_with("x-amz-"))
+    {
+        return Err(bad(format!(
+            "header {} is refused: x-amz-* headers are set by the host's AWS signer",
+            name.escape_debug()
+        )));
+    }
+    let mut out: Vec<(String, String)> = kept(provider, secret)
+        .into_iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("user-agent"))
+        .cloned()
+        .collect();
+    out.extend(secret.iter().cloned());
+    Ok(out)
 }
 
 fn push_line(head: &mut Vec<u8>, line: &str) {
@@ -296,6 +335,34 @@ mod tests {
         let t = head_text(&[("X-A", "a\tb"), ("X-B", "caf\u{e9}")], &[], None);
         assert!(t.contains("X-A: a\tb\r\n"));
         assert!(t.contains("X-B: caf\u{e9}\r\n"));
+    }
+
+    #[test]
+    fn signable_headers_refuse_amz_and_skip_gate_headers() {
+        let provider = h(&[
+            ("Content-Type", "text/plain"),
+            ("User-Agent", "agent/1"),
+            ("Authorization", "Bearer provider"),
+            ("Host", "evil.example"),
+            ("X-Token", "provider"),
+        ]);
+        let secret = h(&[("x-token", "secret")]);
+        let got = signable_headers(&provider, &secret).unwrap();
+        assert_eq!(
+            got,
+            h(&[("Content-Type", "text/plain"), ("x-token", "secret")])
+        );
+        for name in [
+            "X-Amz-Acl",
+            "x-amz-date",
+            "X-AMZ-META-A",
+            "x-amz-security-token",
+        ] {
+            let mut p = provider.clone();
+            p.push((name.to_string(), "v".to_string()));
+            let e = signable_headers(&p, &[]).unwrap_err();
+            assert_eq!(e.code, BAD_REQUEST_HEADER, "{name}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The host side of a provider's imports: `http_request` goes through the
 //! egress layer (declared sinks only, public addresses only unless allowed,
-//! no redirects, size and time limits); `log` goes to stderr, bounded.
+//! no redirects, size and time limits; secret headers and an `[aws_sigv4]`
+//! signature added there, over https only); `log` goes to stderr, bounded.
 //!
 //! The provider sends `{method, url, headers?, body?}`; it gets back
 //! `{status_code, headers, body, url}` or `{"error": "<code>: <message>"}`.
@@ -32,6 +33,9 @@ pub struct GateHost<'a> {
     sinks: &'a Sinks,
     /// `(header, value)` pairs the egress layer injects (https, sinks only).
     secret_headers: &'a [(String, String)],
+    /// `[aws_sigv4]`: the egress layer signs each request with it (same
+    /// rules as secret headers).
+    sigv4: Option<&'a crate::egress::SigV4Signer>,
     /// Every secret value, raw and formatted, to redact from what comes back.
     redactions: Vec<&'a str>,
     max_response_bytes: usize,
@@ -56,6 +60,7 @@ const REFUSALS: &[&str] = &[
     "port_not_allowed",
     "unsupported_scheme",
     "insecure_secret_transport",
+    "signing_failed",
 ];
 
 impl<'a> GateHost<'a> {
@@ -75,6 +80,7 @@ impl<'a> GateHost<'a> {
             gate,
             sinks,
             secret_headers: &secrets.headers,
+            sigv4: secrets.sigv4.as_ref(),
             redactions,
             max_response_bytes,
             observed: Vec::new(),
@@ -144,10 +150,11 @@ impl<'a> GateHost<'a> {
             headers,
             body,
         };
-        let resp = match self.gate.egress.send(
+        let resp = match self.gate.egress.send_signed(
             &req,
             self.sinks,
             self.secret_headers,
+            self.sigv4,
             deadline,
             self.max_response_bytes,
         ) {

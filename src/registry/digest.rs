@@ -116,7 +116,19 @@ fn fields(m: &Manifest) -> Vec<Value> {
     if let Some(fs) = &m.fs {
         fields.push(fs.digest_json());
     }
-    // Appended only when set, so digests of manifests without it are unchanged.
+    // Appended only when set, so digests of manifests without them are unchanged.
+    if let Some(sig) = &m.aws_sigv4 {
+        let region = match &sig.region {
+            crate::egress::RegionSource::Fixed(r) => r.clone(),
+            crate::egress::RegionSource::FromHost => "from_host".to_string(),
+        };
+        fields.push(crate::obj! { "aws_sigv4" => crate::obj! {
+            "access_key_secret" => sig.access_key_secret.as_str(),
+            "secret_key_secret" => sig.secret_key_secret.as_str(),
+            "service" => sig.service.as_str(),
+            "region" => region,
+        } });
+    }
     if !m.sensitive_inputs.is_empty() {
         fields.push(crate::obj! { "sensitive_inputs" => strings(&m.sensitive_inputs) });
     }

@@ -279,6 +279,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../manifests/rss_fetch.toml"),
     ),
     (
+        "embedded:s3_read.toml",
+        include_str!("../../manifests/s3_read.toml"),
+    ),
+    (
+        "embedded:s3_write.toml",
+        include_str!("../../manifests/s3_write.toml"),
+    ),
+    (
         "embedded:sendgrid_send.toml",
         include_str!("../../manifests/sendgrid_send.toml"),
     ),

@@ -70,7 +70,24 @@
 //!                                     # see policy/glob.rs); default []
 //! denied_paths = ["**/Makefile"]      # added to the built-in deny list
 //! max_file_bytes = 1048576            # default 1 MiB, 1 ..= 64 MiB
+//!
+//! [aws_sigv4]                         # the host signs each request with
+//!                                     # AWS Signature Version 4
+//! access_key_secret = "AWS_ACCESS_KEY_ID"      # secret names, both declared
+//! secret_key_secret = "AWS_SECRET_ACCESS_KEY"  # in [[secrets]] (see below)
+//! service = "s3"                      # only "s3" (S3's path rules)
+//! region = "us-east-1"                # or: region_from_host = true
 //! ```
+//!
+//! `[aws_sigv4]`: the provider never sees the keys; the egress layer signs
+//! the final request head right before sending (`crate::egress::sigv4`),
+//! adding `Authorization`, `x-amz-date` and `x-amz-content-sha256`.
+//! `region_from_host = true` takes the region from an S3 host
+//! (`<bucket>.s3.<region>.amazonaws.com`; `<bucket>.s3.amazonaws.com` is
+//! us-east-1) and refuses to sign for any other host. The two secrets it
+//! names are declared in `[[secrets]]` with `required = true` and *without*
+//! `header` and `format`: they are signing keys, never sent. A `[[secrets]]`
+//! entry may leave out `header` only then (its `Secret::header` is empty).
 //!
 //! Egress entries are parsed by `crate::egress::DomainRule` (the matcher the
 //! gate uses, so what loads is exactly what is enforced): a host name of at
@@ -106,14 +123,22 @@
 //!   `policy.toml`, at any depth) always applies before `denied_paths`. A
 //!   path matching no `allowed_paths` glob is undeclared: the policy holds
 //!   the call for an operator, whose approval covers exactly that path.
+//! - `[aws_sigv4]` names two different secrets, both in `[[secrets]]` with
+//!   `required = true` and no `header`/`format`; it needs `service = "s3"`,
+//!   exactly one of `region` (an AWS region name) and `region_from_host =
+//!   true`, an `[egress]` with at least one domain, and a template URL
+//!   that is https (or one whole variable: the egress layer then refuses
+//!   to sign over http). No template header or other secret may set
+//!   `Authorization` or an `x-amz-*` header (the signer's own).
 
 use super::digest;
 use super::fields::View;
 use super::fs::FsSection;
 use super::rules;
 use super::sections::{
-    read_egress, read_fs, read_io, read_labels, read_limits, read_provider, read_risk, read_schema,
-    read_scopes, read_secrets, read_template, read_verification, read_verifier,
+    check_aws_sigv4, read_aws_sigv4, read_egress, read_fs, read_io, read_labels, read_limits,
+    read_provider, read_risk, read_schema, read_scopes, read_secrets, read_template,
+    read_verification, read_verifier,
 };
 use super::template::Template;
 use crate::json::Value;
@@ -256,10 +281,31 @@ pub enum Egress {
 pub struct Secret {
     pub name: String,
     pub required: bool,
-    /// The header the host sets.
+    /// The header the host sets; empty for a key only `[aws_sigv4]` uses
+    /// (never sent).
     pub header: String,
     /// The header value, with `{}` replaced by the secret.
     pub format: String,
+}
+
+/// `[aws_sigv4]`: the host signs requests with AWS Signature Version 4.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsSigV4 {
+    /// The secret holding the access key id.
+    pub access_key_secret: String,
+    /// The secret holding the secret access key.
+    pub secret_key_secret: String,
+    /// The signing service (`s3`).
+    pub service: String,
+    /// A fixed region, or the one an S3 host names.
+    pub region: crate::egress::RegionSource,
+}
+
+impl AwsSigV4 {
+    /// True when `secret` is one of the two signing keys.
+    pub fn uses(&self, secret: &str) -> bool {
+        self.access_key_secret == secret || self.secret_key_secret == secret
+    }
 }
 
 /// A validated action manifest.
@@ -283,6 +329,8 @@ pub struct Manifest {
     pub egress: Egress,
     pub template: Option<Template>,
     pub secrets: Vec<Secret>,
+    /// `[aws_sigv4]`: sign requests with these secrets (see the module doc).
+    pub aws_sigv4: Option<AwsSigV4>,
     /// The request schema as written (JSON form; compiled in `Action`).
     pub request_schema: Option<Value>,
     /// The response schema as written.
@@ -311,6 +359,7 @@ const TOP_KEYS: &[&str] = &[
     "egress",
     "template",
     "secrets",
+    "aws_sigv4",
     "request_schema",
     "response_schema",
     "fs",
@@ -353,7 +402,15 @@ impl Manifest {
         let io = read_io(&top)?;
         let egress = read_egress(&top)?;
         let template = read_template(&top, &provider, provider_line)?;
-        let secrets = read_secrets(&top, template.as_ref())?;
+        let aws_sigv4 = read_aws_sigv4(&top)?;
+        let secrets = read_secrets(&top, template.as_ref(), aws_sigv4.as_ref())?;
+        check_aws_sigv4(
+            &top,
+            aws_sigv4.as_ref(),
+            &secrets,
+            &egress,
+            template.as_ref(),
+        )?;
         let request_schema = read_schema(&top, "request_schema")?;
         let response_schema = read_schema(&top, "response_schema")?;
         let fs = read_fs(&top)?;
@@ -427,6 +484,7 @@ impl Manifest {
             egress,
             template,
             secrets,
+            aws_sigv4,
             request_schema,
             response_schema,
             fs,

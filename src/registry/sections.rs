@@ -8,12 +8,13 @@ use super::fs::{
     builtin_denied, FsOperation, FsSection, DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_LIMIT,
 };
 use super::manifest::{
-    Egress, IoLimits, Limits, ManifestError, ProviderRef, RiskLevel, Secret, Verification,
-    VerifierKind, BASE_SCOPE,
+    AwsSigV4, Egress, IoLimits, Limits, ManifestError, ProviderRef, RiskLevel, Secret,
+    Verification, VerifierKind, BASE_SCOPE,
 };
 use super::rules;
 use super::schema::Schema;
 use super::template::Template;
+use crate::egress::sigv4::{valid_region, RegionSource};
 use crate::egress::DomainRule;
 use crate::json::Value;
 use crate::policy::Glob;
@@ -292,9 +293,12 @@ pub(super) fn read_template(
     Ok(Some(t))
 }
 
+/// `[[secrets]]`. A secret `sigv4` uses is a signing key: no `header`
+/// or `format`, `required = true`, stored with an empty header.
 pub(super) fn read_secrets(
     top: &View,
     template: Option<&Template>,
+    sigv4: Option<&AwsSigV4>,
 ) -> Result<Vec<Secret>, ManifestError> {
     let mut out: Vec<Secret> = Vec::new();
     for v in top.tables("secrets")? {
@@ -309,6 +313,26 @@ pub(super) fn read_secrets(
             ));
         }
         let required = v.boolean("required")?.is_some_and(|(b, _)| b);
+        if sigv4.is_some_and(|c| c.uses(&name)) {
+            check_signing_secret(&v, &name, required)?;
+            out.push(Secret {
+                name,
+                required,
+                header: String::new(),
+                format: "{}".to_string(),
+            });
+            continue;
+        }
+        if v.item("header").is_none() {
+            let e = v.missing("header");
+            return Err(ManifestError {
+                message: format!(
+                    "{} (only a signing key named by [aws_sigv4] has none)",
+                    e.message
+                ),
+                ..e
+            });
+        }
         let (header, header_line) = v.req_string("header")?;
         rules::header_name(&header).map_err(|e| v.err("header", header_line, e))?;
         let clash_secret = out.iter().any(|s| s.header.eq_ignore_ascii_case(&header));
@@ -345,6 +369,150 @@ pub(super) fn read_secrets(
         });
     }
     Ok(out)
+}
+
+/// A `[[secrets]]` entry `[aws_sigv4]` signs with: required, never sent.
+fn check_signing_secret(v: &View, name: &str, required: bool) -> Result<(), ManifestError> {
+    for key in ["header", "format"] {
+        if let Some(item) = v.item(key) {
+            return Err(v.err(
+                key,
+                item.line,
+                format!("secret `{name}` is an [aws_sigv4] signing key: it is never sent, so it takes no `{key}`"),
+            ));
+        }
+    }
+    if !required {
+        let line = v.item("required").map_or(v.line(), |i| i.line);
+        return Err(v.err(
+            "required",
+            line,
+            format!("secret `{name}` is an [aws_sigv4] signing key: it needs `required = true`"),
+        ));
+    }
+    Ok(())
+}
+
+/// `[aws_sigv4]` (format in `manifest.rs`); cross-checks are in
+/// `check_aws_sigv4`.
+pub(super) fn read_aws_sigv4(top: &View) -> Result<Option<AwsSigV4>, ManifestError> {
+    let Some(v) = top.table_at("aws_sigv4")? else {
+        return Ok(None);
+    };
+    v.allow_only(&[
+        "access_key_secret",
+        "secret_key_secret",
+        "service",
+        "region",
+        "region_from_host",
+    ])?;
+    let (access_key_secret, line) = v.req_string("access_key_secret")?;
+    rules::secret_name(&access_key_secret).map_err(|e| v.err("access_key_secret", line, e))?;
+    let (secret_key_secret, line) = v.req_string("secret_key_secret")?;
+    rules::secret_name(&secret_key_secret).map_err(|e| v.err("secret_key_secret", line, e))?;
+    if secret_key_secret == access_key_secret {
+        return Err(v.err(
+            "secret_key_secret",
+            line,
+            "the access key id and the secret access key must be two different secrets",
+        ));
+    }
+    let (service, line) = v.req_string("service")?;
+    if service != "s3" {
+        return Err(v.err(
+            "service",
+            line,
+            format!("unknown `{service}`; allowed: s3 (the signer implements S3's path rules; other services normalise and double-encode paths)"),
+        ));
+    }
+    let region = match (v.string("region")?, v.boolean("region_from_host")?) {
+        (Some(_), Some((true, line))) => {
+            return Err(v.err(
+                "region_from_host",
+                line,
+                "set either `region` or `region_from_host = true`, not both",
+            ))
+        }
+        (Some((r, line)), _) => {
+            valid_region(&r).map_err(|e| v.err("region", line, e))?;
+            RegionSource::Fixed(r)
+        }
+        (None, Some((true, _))) => RegionSource::FromHost,
+        (None, _) => {
+            return Err(v.err_here("needs `region = \"<aws region>\"` or `region_from_host = true`"))
+        }
+    };
+    Ok(Some(AwsSigV4 {
+        access_key_secret,
+        secret_key_secret,
+        service,
+        region,
+    }))
+}
+
+/// The `[aws_sigv4]` rules that involve other sections: both keys declared
+/// in `[[secrets]]`; declared egress; an https template URL; no other
+/// source of `Authorization` or `x-amz-*` headers.
+pub(super) fn check_aws_sigv4(
+    top: &View,
+    sigv4: Option<&AwsSigV4>,
+    secrets: &[Secret],
+    egress: &Egress,
+    template: Option<&Template>,
+) -> Result<(), ManifestError> {
+    let Some(c) = sigv4 else {
+        return Ok(());
+    };
+    let line = top.item("aws_sigv4").map_or(top.line(), |i| i.line);
+    for (key, name) in [
+        ("access_key_secret", &c.access_key_secret),
+        ("secret_key_secret", &c.secret_key_secret),
+    ] {
+        if !secrets.iter().any(|s| &s.name == name) {
+            return Err(top.err(
+                &format!("aws_sigv4.{key}"),
+                line,
+                format!("secret `{name}` must be declared in [[secrets]] (name = \"{name}\", required = true, no header)"),
+            ));
+        }
+    }
+    if !matches!(egress, Egress::Allowlist(d) if !d.is_empty()) {
+        let at = top.item("egress").map_or(line, |i| i.line);
+        return Err(top.err(
+            "egress",
+            at,
+            "[aws_sigv4] needs [egress] allowed_domains naming the AWS endpoints: the keys only sign requests to declared sinks",
+        ));
+    }
+    let signer_owns = |h: &str| {
+        h.eq_ignore_ascii_case("authorization") || h.to_ascii_lowercase().starts_with("x-amz-")
+    };
+    if let Some(t) = template {
+        let at = top.item("template").map_or(line, |i| i.line);
+        if t.url_source().starts_with("http://") {
+            return Err(top.err(
+                "template.url",
+                at,
+                "[aws_sigv4] signs over https only: the URL must start with https://",
+            ));
+        }
+        if let Some((h, _)) = t.header_sources().into_iter().find(|(h, _)| signer_owns(h)) {
+            return Err(top.err(
+                &format!("template.headers.{h}"),
+                at,
+                "with [aws_sigv4], Authorization and x-amz-* headers are set by the host's signer only",
+            ));
+        }
+    }
+    if let Some(s) = secrets.iter().find(|s| signer_owns(&s.header)) {
+        let at = top.item("secrets").map_or(line, |i| i.line);
+        return Err(top.err(
+            "secrets",
+            at,
+            format!("secret `{}`: with [aws_sigv4], Authorization and x-amz-* headers are set by the host's signer only", s.name),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn read_schema(top: &View, key: &str) -> Result<Option<Value>, ManifestError> {
@@ -438,4 +606,198 @@ pub(super) fn read_fs(top: &View) -> Result<Option<(FsSection, u32)>, ManifestEr
         max_file_bytes,
     };
     Ok(Some((section, v.line())))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::egress::RegionSource;
+    use crate::registry::manifest::{Manifest, ManifestError};
+
+    /// A valid signed action; `edit` replaces one fragment of it.
+    const SIGNED: &str = r#"
+id = "s"
+version = "1"
+provider = "builtin:http_api"
+
+[egress]
+allowed_domains = ["*.s3.amazonaws.com"]
+
+[template]
+method = "GET"
+url = "{{url}}"
+
+[[secrets]]
+name = "AK"
+required = true
+
+[[secrets]]
+name = "SK"
+required = true
+
+[aws_sigv4]
+access_key_secret = "AK"
+secret_key_secret = "SK"
+service = "s3"
+region_from_host = true
+"#;
+
+    fn edit(from: &str, to: &str) -> String {
+        assert!(SIGNED.contains(from), "{from}");
+        SIGNED.replacen(from, to, 1)
+    }
+
+    fn err(src: &str) -> ManifestError {
+        Manifest::from_toml(src, "t.toml").unwrap_err()
+    }
+
+    fn assert_err(src: &str, key: &str, needle: &str) {
+        let e = err(src);
+        assert_eq!(e.key, key, "{e}");
+        assert!(e.message.contains(needle), "{e}");
+    }
+
+    #[test]
+    fn a_signed_action_loads() {
+        let m = Manifest::from_toml(SIGNED, "t.toml").unwrap();
+        let c = m.aws_sigv4.as_ref().unwrap();
+        assert_eq!(
+            (c.access_key_secret.as_str(), c.secret_key_secret.as_str()),
+            ("AK", "SK")
+        );
+        assert_eq!(c.service, "s3");
+        assert_eq!(c.region, RegionSource::FromHost);
+        // Signing keys are never headers.
+        assert!(m.secrets.iter().all(|s| s.header.is_empty() && s.required));
+        let fixed = edit("region_from_host = true", "region = \"eu-west-1\"");
+        let m = Manifest::from_toml(&fixed, "t.toml").unwrap();
+        assert_eq!(
+            m.aws_sigv4.unwrap().region,
+            RegionSource::Fixed("eu-west-1".into())
+        );
+        // Other secrets may still be headers next to the signing keys.
+        let extra = format!("{SIGNED}\n[[secrets]]\nname = \"X\"\nheader = \"X-Extra\"\n");
+        let m = Manifest::from_toml(&extra, "t.toml").unwrap();
+        assert_eq!(m.secrets.get(2).map(|s| s.header.as_str()), Some("X-Extra"));
+    }
+
+    #[test]
+    fn the_table_itself() {
+        assert_err(
+            &edit("service = \"s3\"", "service = \"s3\"\nextra = 1"),
+            "aws_sigv4.extra",
+            "",
+        );
+        assert_err(
+            &edit("service = \"s3\"", "service = \"sqs\""),
+            "aws_sigv4.service",
+            "allowed: s3",
+        );
+        assert_err(
+            &edit("service = \"s3\"\n", ""),
+            "aws_sigv4.service",
+            "missing",
+        );
+        assert_err(
+            &edit("secret_key_secret = \"SK\"", "secret_key_secret = \"AK\""),
+            "aws_sigv4.secret_key_secret",
+            "two different secrets",
+        );
+        assert_err(
+            &edit("access_key_secret = \"AK\"", "access_key_secret = \"ak\""),
+            "aws_sigv4.access_key_secret",
+            "",
+        );
+        assert_err(
+            &edit("region_from_host = true", "region_from_host = false"),
+            "aws_sigv4",
+            "region_from_host = true",
+        );
+        assert_err(
+            &edit("region_from_host = true", "region = \"mars\""),
+            "aws_sigv4.region",
+            "not an AWS region",
+        );
+        assert_err(
+            &edit(
+                "region_from_host = true",
+                "region_from_host = true\nregion = \"us-east-1\"",
+            ),
+            "aws_sigv4.region_from_host",
+            "not both",
+        );
+    }
+
+    #[test]
+    fn signing_secrets() {
+        // Declared, required, never a header.
+        assert_err(
+            &edit("[[secrets]]\nname = \"SK\"\nrequired = true\n", ""),
+            "aws_sigv4.secret_key_secret",
+            "must be declared in [[secrets]]",
+        );
+        assert_err(
+            &edit("name = \"SK\"", "name = \"OTHER\""),
+            "secrets[1].header",
+            "only a signing key named by [aws_sigv4]",
+        );
+        assert_err(
+            &edit("name = \"AK\"\nrequired = true", "name = \"AK\""),
+            "secrets[0].required",
+            "required = true",
+        );
+        assert_err(
+            &edit(
+                "name = \"AK\"\nrequired = true",
+                "name = \"AK\"\nrequired = true\nheader = \"X-Key\"",
+            ),
+            "secrets[0].header",
+            "never sent",
+        );
+        assert_err(
+            &edit(
+                "name = \"SK\"\nrequired = true",
+                "name = \"SK\"\nrequired = true\nformat = \"{}\"",
+            ),
+            "secrets[1].format",
+            "never sent",
+        );
+        // Without [aws_sigv4] a secret still needs its header.
+        let start = SIGNED.find("[aws_sigv4]").unwrap();
+        let unsigned = SIGNED.get(..start).unwrap();
+        assert_err(unsigned, "secrets[0].header", "missing required key");
+    }
+
+    #[test]
+    fn cross_section_rules() {
+        assert_err(
+            &edit(
+                "allowed_domains = [\"*.s3.amazonaws.com\"]",
+                "allowed_domains = []",
+            ),
+            "egress",
+            "needs [egress]",
+        );
+        let no_egress = edit("[egress]\nallowed_domains = [\"*.s3.amazonaws.com\"]\n", "");
+        assert_err(&no_egress, "egress", "needs [egress]");
+        assert_err(
+            &edit(
+                "url = \"{{url}}\"",
+                "url = \"http://b.s3.amazonaws.com/{{k}}\"",
+            ),
+            "template.url",
+            "https only",
+        );
+        for h in ["Authorization", "X-Amz-Acl"] {
+            assert_err(
+                &edit(
+                    "url = \"{{url}}\"",
+                    &format!("url = \"{{{{url}}}}\"\nheaders = {{ {h} = \"v\" }}"),
+                ),
+                &format!("template.headers.{h}"),
+                "signer only",
+            );
+            let secret = format!("{SIGNED}\n[[secrets]]\nname = \"X\"\nheader = \"{h}\"\n");
+            assert_err(&secret, "secrets", "signer only");
+        }
+    }
 }
