@@ -87,7 +87,7 @@ fn secrets_json(a: &Action, secrets: &crate::secrets::Secrets) -> Vec<Value> {
             obj! {
                 "name" => s.name.as_str(),
                 "required" => s.required,
-                "header" => (!s.header.is_empty()).then(|| s.header.as_str()),
+                "header" => (!s.header.is_empty()).then_some(s.header.as_str()),
                 "use" => if s.header.is_empty() { "aws_sigv4" } else { "header" },
                 "configured" => secrets.source_of(&s.name).is_some(),
                 "source" => secrets.source_of(&s.name),
