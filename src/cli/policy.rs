@@ -4,7 +4,7 @@
 
 use super::{arg_error, value_str};
 use crate::json::Value;
-use crate::policy::{Outcome, Policy, PolicyInput};
+use crate::policy::{Outcome, Policy};
 use crate::registry::Registry;
 use lexopt::prelude::*;
 use std::ffi::OsString;
@@ -80,30 +80,23 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         .get(&action_id)
         .ok_or_else(|| format!("--action: no action `{action_id}` is registered"))?;
 
-    let (unresolved, paths) = match &input_text {
-        None => (Vec::new(), Vec::new()),
+    let rendered = match &input_text {
+        None => None,
         Some(text) => {
             let (input, _) = crate::gate::pipeline::validate::input(action, text.as_bytes())
                 .map_err(|e| format!("--input: {}", e.detail()))?;
             let task = crate::gate::pipeline::render::task(action, &input)
                 .map_err(|e| format!("--input: {}", e.detail()))?;
-            (
-                crate::gate::pipeline::policy::unresolved_domains(action, &task),
-                crate::gate::pipeline::policy::fs_paths(action, &input),
-            )
+            Some((task, input))
         }
     };
-    let d = policy.evaluate(&PolicyInput {
-        principal: &principal,
-        scopes: &scopes,
-        action_id: action.id(),
-        risk: action.manifest.risk_level,
-        side_effects: &action.manifest.declared_side_effects,
-        required_scopes: &action.manifest.required_scopes,
-        unresolved_domains: &unresolved,
-        fs_paths: &paths,
-        unresolved_paths: &[],
-    });
+    let d = crate::gate::pipeline::policy::evaluate(
+        &policy,
+        &principal,
+        &scopes,
+        action,
+        rendered.as_ref().map(|(t, i)| (t, i)),
+    );
     if json {
         let v = crate::obj! {
             "decision" => d.outcome.as_str(),

@@ -196,18 +196,7 @@ pub fn audit_verify(gate: &Gate) -> Response {
 
 /// GET /v1/receipts/{id} for an operator.
 pub fn receipt(gate: &Gate, id: &str) -> Response {
-    match gate.ledger.receipt(id) {
-        Some(mut receipt) => {
-            let status = crate::evidence::receipt::verify_receipt(&receipt, gate.ledger.keyring());
-            if let Some(m) = receipt.as_object_mut() {
-                m.insert("signature_status", status.as_str());
-            }
-            Response::json(200, receipt.to_json())
-        }
-        None => GateError::new(404, "not_found")
-            .message(format!("no receipt `{id}`"))
-            .response(),
-    }
+    super::receipts::stored(gate, id)
 }
 
 /// GET /v1/receipt-keys

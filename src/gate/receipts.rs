@@ -24,6 +24,12 @@ pub fn get(gate: &Gate, req: &Request, id: &str) -> Response {
             Err(persist) => persist.response(),
         };
     }
+    stored(gate, id)
+}
+
+/// The stored receipt `id` with its `signature_status`, checked now against
+/// the gate's receipt keys (lease route above, operator route in `ops.rs`).
+pub fn stored(gate: &Gate, id: &str) -> Response {
     match gate.ledger.receipt(id) {
         Some(mut receipt) => {
             let status = crate::evidence::receipt::verify_receipt(&receipt, gate.ledger.keyring());

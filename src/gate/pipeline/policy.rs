@@ -54,12 +54,36 @@ pub fn decide(
     task: &Task,
     input: &Value,
 ) -> Decision {
-    let unresolved = unresolved_domains(action, task);
-    let paths = fs_paths(action, input);
-    let undeclared = unresolved_paths(action, input);
+    evaluate(
+        policy,
+        &lease.sub,
+        &lease.scope,
+        action,
+        Some((task, input)),
+    )
+}
+
+/// Evaluates the policy for `principal` holding `scopes`, with the call's
+/// rendered task and input when known (`latchgate policy check` shares this,
+/// so it explains exactly what the gate decides).
+pub fn evaluate(
+    policy: &Policy,
+    principal: &str,
+    scopes: &[String],
+    action: &Action,
+    call: Option<(&Task, &Value)>,
+) -> Decision {
+    let (unresolved, paths, undeclared) = match call {
+        Some((task, input)) => (
+            unresolved_domains(action, task),
+            fs_paths(action, input),
+            unresolved_paths(action, input),
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new()),
+    };
     policy.evaluate(&PolicyInput {
-        principal: &lease.sub,
-        scopes: &lease.scope,
+        principal,
+        scopes,
         action_id: action.id(),
         risk: action.manifest.risk_level,
         side_effects: &action.manifest.declared_side_effects,
