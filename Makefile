@@ -3,6 +3,8 @@ TARGET  := x86_64-unknown-linux-musl
 BIN_DIR := target/$(TARGET)/release
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
+# latchgate-mcp must stay small (issue 5): checked by `make build`.
+MCP_MAX_BYTES := 3145728
 
 .PHONY: all build test bootstrap providers providers-check lint unit integration python run bench clean
 
@@ -11,6 +13,9 @@ all: build
 build:
 	$(CARGO) build --release --locked
 	@file $(BIN_DIR)/latchgate | grep -q 'static' || { echo "latchgate is not statically linked"; exit 1; }
+	@file $(BIN_DIR)/latchgate-mcp | grep -q 'static' || { echo "latchgate-mcp is not statically linked"; exit 1; }
+	@size=$$(stat -c %s $(BIN_DIR)/latchgate-mcp); [ "$$size" -le $(MCP_MAX_BYTES) ] || \
+	  { echo "latchgate-mcp is $$size bytes, over the limit of $(MCP_MAX_BYTES) bytes (issue 5: at most 3 MiB): did something under src/mcp pull in the gate or wasmtime?"; exit 1; }
 
 bootstrap:
 	scripts/bootstrap.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything `make test` needs on a fresh Debian machine with only the
-# Rust toolchain: rustup targets, Debian packages, Python test clients (in .venv).
-# Idempotent: each step checks before it installs.
+# Rust toolchain: rustup targets, Debian packages, Python test clients (in .venv),
+# the Claude Code CLI (npm, in .venv/node; never global).
+# Idempotent and quiet: each step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,10 @@ command -v musl-gcc >/dev/null || need_pkgs+=(musl-tools)
 command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v file >/dev/null || need_pkgs+=(file)
+# Node.js runs npm (and Claude Code's install script). A Node.js from another
+# source usually bundles npm; Debian's npm is only added when npm is missing.
+command -v node >/dev/null || need_pkgs+=(nodejs)
+command -v npm >/dev/null || need_pkgs+=(npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${need_pkgs[*]}"
   as_root apt-get update -qq
@@ -23,10 +28,22 @@ for t in x86_64-unknown-linux-musl wasm32-unknown-unknown; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done
 
-# Python clients for the real-client tests: the published SDK, pinned.
-if [ ! -f .venv/.ok-1 ]; then
-  python3 -m venv .venv
+# Python clients for the real-client tests: the published SDKs, pinned.
+# Reinstalled whenever requirements.txt changes (its hash is the stamp).
+req_sum=$(sha256sum tests/python/requirements.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_sum" ]; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
-  touch .venv/.ok-1
+  echo "$req_sum" >.venv/.requirements.sha256
+fi
+
+# The real Claude Code CLI for test_mcp.py, at the version (and integrity
+# hashes) locked in tests/clients, installed under .venv/node: never global.
+lock_sum=$(cat tests/clients/package.json tests/clients/package-lock.json | sha256sum | cut -d' ' -f1)
+if [ "$(cat .venv/node/.lock.sha256 2>/dev/null)" != "$lock_sum" ] || [ ! -x .venv/node/node_modules/.bin/claude ]; then
+  mkdir -p .venv/node
+  cp tests/clients/package.json tests/clients/package-lock.json .venv/node/
+  npm ci --prefix .venv/node --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_sum" >.venv/node/.lock.sha256
 fi
 echo "bootstrap: ok"

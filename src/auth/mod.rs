@@ -5,6 +5,7 @@
 //! `replay` (jti cache).
 
 pub mod dpop;
+pub mod dpop_client;
 mod error;
 pub mod htu;
 mod jwt;

@@ -8,6 +8,7 @@
 //! | POST /v1/actions/{id}/execute | lease + DPoP |
 //! | GET /v1/receipts/{id} | lease + DPoP |
 //! | GET /v1/approvals/{id}/poll | lease + DPoP (the approval's owner) |
+//! | GET /v1/tools | none (our addition: every action with its schema in one answer, for latchgate-mcp) |
 //!
 //! Operator routes live on their own socket (`admin.rs`).
 
@@ -35,6 +36,7 @@ fn route(gate: &Gate, req: &Request, peer: &Peer) -> Response {
         ("GET", ["healthz"]) | ("GET", ["readyz"]) => health(gate, segments[0]),
         ("POST", ["v1", "leases"]) => leases::issue(gate, req, peer),
         ("GET", [".well-known", "jwks.json"]) => Response::json(200, gate.leases.jwks().to_json()),
+        ("GET", ["v1", "tools"]) => discovery::tools(gate, req),
         ("GET", ["v1", "actions"]) => discovery::list(gate),
         ("GET", ["v1", "actions", id]) => discovery::detail(gate, id),
         ("GET", ["v1", "actions", id, "schema", "request"]) => discovery::request_schema(gate, id),
@@ -48,6 +50,7 @@ fn route(gate: &Gate, req: &Request, peer: &Peer) -> Response {
             | ["v1", "leases"]
             | ["v1", "actions", ..]
             | ["v1", "receipts", _]
+            | ["v1", "tools"]
             | ["v1", "approvals", _, "poll"],
         ) => GateError::new(405, "method_not_allowed")
             .message(format!("{method} is not allowed here"))

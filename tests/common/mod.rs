@@ -22,6 +22,18 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// The `latchgate-mcp` binary: $LATCHGATE_MCP_BIN, else the one beside
+/// $LATCHGATE_BIN (the static release build), else cargo's own build.
+pub fn mcp_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("LATCHGATE_MCP_BIN") {
+        return PathBuf::from(p);
+    }
+    match std::env::var_os("LATCHGATE_BIN") {
+        Some(p) => PathBuf::from(p).with_file_name("latchgate-mcp"),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_latchgate-mcp")),
+    }
+}
+
 /// A fresh scratch directory under $TMPDIR/lgt (kept for inspection).
 pub fn scratch(name: &str) -> PathBuf {
     // Short and under /tmp: Unix socket paths must fit in 108 bytes

@@ -22,6 +22,12 @@ def _bin() -> str:
     return os.environ.get("LATCHGATE_BIN") or str(ROOT / "target/x86_64-unknown-linux-musl/release/latchgate")
 
 
+def mcp_bin() -> str:
+    """The `latchgate-mcp` under test: $LATCHGATE_MCP_BIN, else the one beside
+    the gate binary ($LATCHGATE_BIN, as the Makefile sets it)."""
+    return os.environ.get("LATCHGATE_MCP_BIN") or str(Path(_bin()).with_name("latchgate-mcp"))
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 

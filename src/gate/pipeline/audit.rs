@@ -51,6 +51,9 @@ pub fn base(call: &Call, event_type: &str, decision: &str) -> Value {
         if let Some(approval) = &call.approval {
             m.insert("approval", approval.clone());
         }
+        if let Some(agent) = &call.agent_id {
+            m.insert("agent_id", agent.as_str());
+        }
     }
     ev
 }

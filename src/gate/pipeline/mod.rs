@@ -55,6 +55,9 @@ pub struct Call {
     pub session_id: Option<String>,
     /// The lease id.
     pub lease_jti: Option<String>,
+    /// The agent's self-reported name (`x-latchgate-agent-id`, as
+    /// latchgate-mcp sends `LATCHGATE_AGENT_ID`): metadata, never identity.
+    pub agent_id: Option<String>,
     /// The resolved action.
     pub action: Option<Arc<Action>>,
     /// The action's content digest.
@@ -111,6 +114,17 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The `x-latchgate-agent-id` header when it is a plain name (1..64 of
+/// `[A-Za-z0-9._:@-]`); anything else is dropped, not recorded.
+fn agent_id(req: &Request) -> Option<String> {
+    let v = req.header("x-latchgate-agent-id")?;
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:@-".contains(&b));
+    ok.then(|| v.to_string())
+}
+
 /// How a call ended when it did not fail.
 enum Answer {
     /// It ran: 200 with this body (recorded by `execute`).
@@ -126,6 +140,7 @@ pub fn execute(gate: &Gate, req: &Request, action_id: &str) -> Response {
     }
     let _counted = InFlight::enter(gate);
     let mut call = Call::new(action_id);
+    call.agent_id = agent_id(req);
     match run(gate, req, &mut call) {
         Ok(Answer::Executed(body)) => match audit::record_executed(gate, &call) {
             Ok(()) => Response::json(200, body.to_json()),
