@@ -42,7 +42,11 @@ pub fn issue(gate: &Gate, req: &Request, peer: &Peer) -> Response {
                 "trace_id" => trace_id.as_str(),
                 "event_type" => "lease_denied",
                 "decision" => "deny",
-                "principal" => super::identity::peer_label(peer),
+                "principal" => match gate.cfg.identity.provider {
+                    crate::config::IdentityProvider::None => ANONYMOUS.to_string(),
+                    crate::config::IdentityProvider::Peercred => super::identity::peer_label(peer),
+                },
+                "peer" => super::identity::peer_label(peer),
                 "deny_reason" => format!("{}: {}", err.code, err.detail()),
             };
             match audit::append(gate, event) {
