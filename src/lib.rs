@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod net;
 pub mod policy;
 pub mod registry;
+pub mod sandbox;
 pub mod secrets;
 pub mod sys;
 pub mod time;

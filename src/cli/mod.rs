@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod audit;
 pub mod operator;
 pub mod policy;
+pub mod sandbox;
 pub mod secrets;
 pub mod status;
 pub mod up;
@@ -32,6 +33,7 @@ Commands:
   drain                                               refuse new calls, let calls in flight finish
   actions  list | show ID                             the actions, their risk, egress and secrets
   secrets  set NAME | list | rm NAME                  the secret store (values from stdin, never shown)
+  sandbox  [--profile P] [flags] --print-config [-- CMD...]  the agent sandbox's plan (see --help)
   version                                             print the version
   help                                                this text
 
@@ -57,6 +59,7 @@ pub fn main() -> i32 {
         Some("drain") => admin_ops::run(admin_ops::Op::Drain, rest),
         Some("secrets") => secrets::run(rest),
         Some("actions") => actions::run(rest),
+        Some("sandbox") => sandbox::run(rest),
         Some("version" | "--version" | "-V") => {
             println!("latchgate {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -66,7 +69,7 @@ pub fn main() -> i32 {
             Ok(0)
         }
         _ => Err(format!(
-            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, actions, secrets, version, help",
+            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, actions, secrets, sandbox, version, help",
             cmd.to_string_lossy()
         )),
     };

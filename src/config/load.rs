@@ -39,6 +39,7 @@ const TOP_KEYS: &[&str] = &[
     "max_concurrent_runs",
     "fs_root_allowed_prefixes",
     "egress",
+    "sandbox",
 ];
 const EGRESS_KEYS: &[&str] = &["ca_file", "allow_private", "hosts"];
 
@@ -96,6 +97,7 @@ pub fn load_from_str(
         max_concurrent_runs: 8,
         fs_root_allowed_prefixes: Vec::new(),
         egress: EgressSettings::default(),
+        sandbox: None,
     };
     let mut data_dir = None;
     let mut admin_uds = None;
@@ -167,6 +169,8 @@ pub fn load_from_str(
                     ctx.strings(key, item)?.into_iter().map(rel).collect()
             }
             "egress" => cfg.egress = egress(&ctx, item, &rel)?,
+            // Validated by `latchgate sandbox`, not by the gate.
+            "sandbox" => cfg.sandbox = Some((origin.to_string(), ctx.table(key, item)?.clone())),
             other => {
                 return Err(ctx.err(
                     other,

@@ -131,6 +131,9 @@ pub struct Config {
     pub fs_root_allowed_prefixes: Vec<PathBuf>,
     /// Outbound HTTP.
     pub egress: EgressSettings,
+    /// The raw `[sandbox]` table and the file it came from; the gate ignores
+    /// it and `latchgate sandbox` validates it (src/sandbox/).
+    pub sandbox: Option<(String, crate::toml::Table)>,
 }
 
 impl Config {
