@@ -5,6 +5,9 @@ CARGO   ?= cargo
 PREFIX  ?= /usr/local
 # latchgate-mcp must stay small (issue 5): checked by `make build`.
 MCP_MAX_BYTES := 3145728
+# sandbox-init (init/, embedded in latchgate) must stay tiny (issue 6: 256 KB).
+INIT_BIN := target/sandbox-init/$(TARGET)/release/sandbox-init
+INIT_MAX_BYTES := 262144
 
 .PHONY: all build test bootstrap providers providers-check lint unit integration python run bench clean
 
@@ -16,6 +19,9 @@ build:
 	@file $(BIN_DIR)/latchgate-mcp | grep -q 'static' || { echo "latchgate-mcp is not statically linked"; exit 1; }
 	@size=$$(stat -c %s $(BIN_DIR)/latchgate-mcp); [ "$$size" -le $(MCP_MAX_BYTES) ] || \
 	  { echo "latchgate-mcp is $$size bytes, over the limit of $(MCP_MAX_BYTES) bytes (issue 5: at most 3 MiB): did something under src/mcp pull in the gate or wasmtime?"; exit 1; }
+	@file $(INIT_BIN) | grep -q 'static' || { echo "sandbox-init is not statically linked"; exit 1; }
+	@size=$$(stat -c %s $(INIT_BIN)); [ "$$size" -le $(INIT_MAX_BYTES) ] || \
+	  { echo "sandbox-init is $$size bytes, over the limit of $(INIT_MAX_BYTES) bytes (issue 6: at most 256 KB)"; exit 1; }
 
 bootstrap:
 	scripts/bootstrap.sh
@@ -30,6 +36,7 @@ providers-check:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	$(CARGO) clippy --release --locked -p sandbox-init --target $(TARGET) --target-dir target/sandbox-init -- -D warnings
 
 unit:
 	$(CARGO) test --profile fast-test --locked --lib

@@ -8,3 +8,4 @@ export LATCHGATE_BIN="$PWD/target/x86_64-unknown-linux-musl/release/latchgate"
 export LATCHGATE_MCP_BIN="$PWD/target/x86_64-unknown-linux-musl/release/latchgate-mcp"
 cargo test --release --locked --test bench_load -- --ignored --nocapture
 cargo test --release --locked --test bench_mcp -- --ignored --nocapture
+cargo test --release --locked --test bench_sandbox -- --ignored --nocapture

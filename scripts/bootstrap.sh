@@ -13,6 +13,13 @@ command -v musl-gcc >/dev/null || need_pkgs+=(musl-tools)
 command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v file >/dev/null || need_pkgs+=(file)
+# The sandbox tests run real tools inside the sandbox (the escape suite):
+# the system's python3 and curl (a pyenv or venv python is not mounted
+# inside), pgrep, setpriv.
+[ -x /usr/bin/python3 ] || need_pkgs+=(python3)
+[ -x /usr/bin/curl ] || need_pkgs+=(curl)
+command -v pgrep >/dev/null || need_pkgs+=(procps)
+command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 # Node.js runs npm (and Claude Code's install script). A Node.js from another
 # source usually bundles npm; Debian's npm is only added when npm is missing.
 command -v node >/dev/null || need_pkgs+=(nodejs)

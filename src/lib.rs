@@ -15,6 +15,7 @@ pub mod json;
 pub mod mcp;
 pub mod net;
 pub mod policy;
+pub mod proxy;
 pub mod registry;
 pub mod sandbox;
 pub mod secrets;

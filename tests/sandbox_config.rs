@@ -224,13 +224,13 @@ fn workspace_root_and_home_refused() {
 }
 
 #[test]
-fn launching_is_not_built_yet_and_help_lists_flags() {
+fn launch_without_a_gate_is_refused_and_help_lists_flags() {
     let e = env("sbx-launch", "");
-    let err = refused(&run(&e, &["--", "/bin/true"]));
-    assert!(
-        err.contains("the launcher is not built yet (issue 6)"),
-        "{err}"
-    );
+    // The configured gate socket does not exist: nothing runs (125).
+    let out = run(&e, &["--", "/bin/true"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("is the gate running?"), "{err}");
     let out = run(&e, &["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);

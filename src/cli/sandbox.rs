@@ -1,6 +1,6 @@
-//! `latchgate sandbox`: parse the flags, gather the configuration sources
-//! and resolve them into the sandbox plan. For now only `--print-config`
-//! acts; the launcher comes next (issue 6).
+//! `latchgate sandbox`: parse the flags, gather the configuration sources,
+//! resolve them into the sandbox plan, then print it (`--print-config`) or
+//! run it (`sandbox::launch`).
 
 use crate::sandbox::{self, Inputs, Layer};
 use lexopt::prelude::*;
@@ -40,10 +40,11 @@ Options:
 Sources, highest first: flags, --sandbox-config, [sandbox.agent] in
 latchgate.toml, the profile, built-in defaults. --allow-host, --ro-mount and
 --pass-env extend the list from the configuration instead of replacing it.
-With --profile and no command, the profile's binary is run.";
+With --profile and no command, the profile's binary is run.
 
-/// The launcher is not built yet: said plainly, with what does work.
-pub const NOT_BUILT: &str = "latchgate sandbox: the launcher is not built yet (issue 6); use --print-config to check a configuration";
+Exit status: the agent's own (128 + N when a signal N ended it); 2 for an
+invalid flag or configuration; 125 when the sandbox could not be
+established (the command was not run).";
 
 #[derive(Default)]
 struct Args {
@@ -67,18 +68,24 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         println!("{HELP}");
         return Ok(0);
     }
-    let spec = match gather(a.cli, a.workspace, a.sandbox_config, a.config, a.command)
-        .and_then(sandbox::resolve)
+    let (inputs, data_dir) = match gather(a.cli, a.workspace, a.sandbox_config, a.config, a.command)
     {
+        Ok(g) => g,
+        Err(problems) => return Ok(report(&problems)),
+    };
+    let spec = match sandbox::resolve(inputs) {
         Ok(s) => s,
         Err(problems) => return Ok(report(&problems)),
     };
-    if !a.print_config {
-        eprintln!("{NOT_BUILT}");
-        return Ok(2);
+    if a.print_config {
+        println!("{}", spec.to_json().to_pretty());
+        return Ok(0);
     }
-    println!("{}", spec.to_json().to_pretty());
-    Ok(0)
+    let opts = sandbox::launch::Options {
+        data_dir,
+        usage_signal: std::env::var("LATCHGATE_USAGE_SIGNAL").is_ok_and(|v| v == "1"),
+    };
+    Ok(sandbox::launch::run(&spec, &opts))
 }
 
 fn report(problems: &[String]) -> i32 {
@@ -200,7 +207,7 @@ fn gather(
     sandbox_config: Option<PathBuf>,
     config: Option<PathBuf>,
     command: Vec<String>,
-) -> Result<Inputs, Vec<String>> {
+) -> Result<(Inputs, PathBuf), Vec<String>> {
     let cwd = std::env::current_dir()
         .map_err(|e| vec![format!("cannot read the current directory: {e}")])?;
     // A relative --workspace is taken against the current directory.
@@ -236,7 +243,7 @@ fn gather(
         }
         None => None,
     };
-    Ok(Inputs {
+    let inputs = Inputs {
         cli,
         standalone,
         gate,
@@ -247,7 +254,8 @@ fn gather(
             .filter(|h| !h.is_empty())
             .map(PathBuf::from),
         sources,
-    })
+    };
+    Ok((inputs, gate_cfg.data_dir))
 }
 
 fn absolute_from(cwd: &Path, p: &Path) -> PathBuf {

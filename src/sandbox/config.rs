@@ -16,6 +16,8 @@ pub const AGENT_KEYS: &[&str] = &[
     "pass_env",
     "gate_socket",
     "credentials",
+    "uid",
+    "gid",
 ];
 const ROUTE_KEYS: &[&str] = &["upstream", "header", "format", "key_source"];
 
@@ -36,6 +38,11 @@ pub struct Layer {
     pub gate_socket: Option<PathBuf>,
     /// Credential routes declared here.
     pub credentials: Vec<CredentialRoute>,
+    /// Root-assisted mode: the host uid the agent runs as when there is no
+    /// `SUDO_UID` (never 0).
+    pub uid: Option<u32>,
+    /// Root-assisted mode: the agent's host gid (never 0; default: `uid`).
+    pub gid: Option<u32>,
 }
 
 /// Reads the `[sandbox]` table of latchgate.toml (only `agent` inside).
@@ -137,6 +144,13 @@ fn agent(ctx: &Fields, prefix: &str, table: &Table, problems: &mut Vec<String>) 
             "credentials" => ctx.table(&full, item).map(|t| {
                 layer.credentials = routes(ctx, &full, t, problems);
             }),
+            // 0 is refused: the agent never runs as host root.
+            "uid" => ctx
+                .int_in(&full, item, 1, i64::from(u32::MAX - 1))
+                .map(|v| layer.uid = Some(v as u32)),
+            "gid" => ctx
+                .int_in(&full, item, 1, i64::from(u32::MAX - 1))
+                .map(|v| layer.gid = Some(v as u32)),
             other => Err(ctx.err(
                 &full,
                 item,

@@ -1,6 +1,6 @@
-//! `latchgate sandbox`: the agent process contained. This part resolves and
-//! validates the configuration into a [`SandboxSpec`]; the launcher that
-//! runs it (bwrap, sandbox-init) is built on top of it (issue 6).
+//! `latchgate sandbox`: the agent process contained. The configuration is
+//! resolved and validated into a [`SandboxSpec`]; [`launch`] runs it under
+//! bwrap with sandbox-init (init/) as the first program inside.
 //!
 //! Sources, highest first: CLI flags, `--sandbox-config FILE`,
 //! `[sandbox.agent]` in latchgate.toml, the profile, built-in defaults.
@@ -9,8 +9,16 @@
 //! merge by name. Unknown keys and every bad value are errors.
 
 pub mod config;
+pub mod discover;
+pub mod environment;
+pub mod identity;
+pub mod init_image;
+pub mod launch;
+pub mod layout;
+pub mod platform;
 pub mod profiles;
 pub mod resolve;
+pub mod routes;
 pub mod validate;
 
 pub use config::Layer;
@@ -82,6 +90,11 @@ pub struct SandboxSpec {
     pub credentials: Vec<CredentialRoute>,
     /// The command run inside the sandbox (argv, non-empty).
     pub command: Vec<String>,
+    /// The command is the profile's binary (no command was given): the
+    /// launcher finds it on the host and mounts only its install directory.
+    pub command_is_profile_binary: bool,
+    /// Root-assisted mode's configured identity (`uid`, `gid` keys).
+    pub run_as: Option<(u32, u32)>,
     /// The configuration files that contributed, for the operator.
     pub sources: Vec<String>,
 }
@@ -121,6 +134,7 @@ impl SandboxSpec {
             "gate_socket" => self.gate_socket.to_string_lossy().into_owned(),
             "credentials" => Value::Array(routes),
             "command" => strings(&self.command),
+            "run_as" => self.run_as.map(|(u, g)| crate::obj! { "uid" => u64::from(u), "gid" => u64::from(g) }),
             "sources" => strings(&self.sources),
         }
     }

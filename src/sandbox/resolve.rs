@@ -144,6 +144,17 @@ pub fn resolve(inp: Inputs) -> Result<SandboxSpec, Vec<String>> {
         .or_else(|| files.iter().find_map(|l| l.gate_socket.clone()))
         .unwrap_or_else(|| inp.default_gate_socket.clone());
 
+    let command_is_profile_binary = inp.command.is_empty() && profile.is_some();
+    let uid = inp.cli.uid.or_else(|| files.iter().find_map(|l| l.uid));
+    let gid = inp.cli.gid.or_else(|| files.iter().find_map(|l| l.gid));
+    let run_as = match (uid, gid) {
+        (Some(u), g) => Some((u, g.unwrap_or(u))),
+        (None, Some(_)) => {
+            problems.push("gid: set without uid; give uid too".to_string());
+            None
+        }
+        (None, None) => None,
+    };
     let command = if !inp.command.is_empty() {
         inp.command.clone()
     } else if let Some(p) = profile {
@@ -169,6 +180,8 @@ pub fn resolve(inp: Inputs) -> Result<SandboxSpec, Vec<String>> {
             gate_socket,
             credentials,
             command,
+            command_is_profile_binary,
+            run_as,
             sources: inp.sources,
         }),
         _ => Err(problems),

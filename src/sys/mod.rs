@@ -1,8 +1,13 @@
 //! The only place outside `init/` with `unsafe`: thin, documented wrappers
 //! over the few libc calls the gate needs. Each block has a `// SAFETY:` note.
 
+pub mod events;
+pub mod kernel;
+pub mod memfd;
 pub mod openat2;
+pub mod pty;
 pub mod signals;
+pub mod spawn;
 pub mod tty;
 
 /// The real user id of this process.
@@ -85,4 +90,34 @@ pub fn deserialize_module(
     // 0700 directory) it verified just before; wasmtime itself rejects
     // artifacts from another version or configuration.
     unsafe { wasmtime::Module::deserialize(engine, artifact) }.map_err(|e| format!("{e:#}"))
+}
+
+/// One read(2) on a raw descriptor, retried on EINTR.
+pub fn read_fd(fd: std::os::fd::RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// One write(2) on a raw descriptor, retried on EINTR.
+pub fn write_fd(fd: std::os::fd::RawFd, buf: &[u8]) -> std::io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }

@@ -1,0 +1,548 @@
+//! Running the agent contained, in one linear path (read it top to bottom):
+//!
+//! 1. check the host (bwrap, seccomp, Landlock, the gate socket) and decide
+//!    who the agent runs as (rootless, or root-assisted as a real user);
+//! 2. start the egress proxy on the session's `proxy.sock`;
+//! 3. build bwrap's arguments (namespaces, mounts, environment) with
+//!    sandbox-init as the first program;
+//! 4. spawn bwrap from the main thread (so PDEATHSIG holds) in its own
+//!    process group, on a fresh pseudo-terminal when the user has one;
+//! 5. wait for sandbox-init's "ready" byte (every layer established) and
+//!    relay terminal bytes, window sizes and signals until bwrap exits;
+//! 6. return the agent's exit code (125 when the sandbox never held).
+//!
+//! Fail closed: any step that fails stops the launch before the agent runs.
+
+use super::environment::{self, EnvInput};
+use super::identity::{self, Mode};
+use super::layout::{self, Arg, Layout, LayoutInput, INIT_PATH, PROXY_SOCKET, WORKSPACE};
+use super::{discover, init_image, platform, routes, SandboxSpec};
+use crate::sys::{self, events, kernel, memfd, pty, spawn};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Exit code when the sandbox could not be established (the agent never ran).
+pub const SETUP_FAILED: i32 = 125;
+/// The loopback forwarder's port inside (the network namespace is private,
+/// so a fixed port is always free).
+pub const FORWARD_PORT: u16 = 3128;
+/// How long bwrap and sandbox-init may take to establish the sandbox.
+pub const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What the launcher needs beyond the plan.
+pub struct Options {
+    /// The gate's data directory (for `secret:` key sources).
+    pub data_dir: PathBuf,
+    /// `LATCHGATE_USAGE_SIGNAL=1`: one JSON line on stderr after launch.
+    pub usage_signal: bool,
+}
+
+/// Runs the plan; returns the exit code for latchgate.
+pub fn run(spec: &SandboxSpec, opts: &Options) -> i32 {
+    if cfg!(not(target_os = "linux")) || init_image::IMAGE.is_empty() {
+        eprintln!("latchgate sandbox: agent sandbox requires Linux (the gate itself runs anywhere; on macOS use a Linux VM or Docker)");
+        return SETUP_FAILED;
+    }
+    // Before any thread exists: every thread inherits the blocked mask, so
+    // signals reach only the main loop below.
+    let signals = match events::signal_fd() {
+        Ok(fd) => fd,
+        Err(e) => return fail(&format!("cannot take over signals: {e}")),
+    };
+    let prepared = match prepare(spec, opts) {
+        Ok(p) => p,
+        Err(msg) => return fail(&msg),
+    };
+    supervise(prepared, &signals, opts.usage_signal, spec)
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("latchgate sandbox: {msg}");
+    SETUP_FAILED
+}
+
+/// Everything set up before the spawn.
+struct Prepared {
+    child: std::process::Child,
+    ready: std::io::PipeReader,
+    info: std::io::PipeReader,
+    /// The pty master and the user's terminal in raw mode, when interactive.
+    terminal: Option<(OwnedFd, pty::RawMode)>,
+    proxy: crate::proxy::Proxy,
+    cleanup: Cleanup,
+    credential_resolved: bool,
+}
+
+/// What a session leaves on the host, removed when the session ends however
+/// it ends (a failed launch included): the session directory with
+/// proxy.sock, and the workspace placeholders.
+struct Cleanup {
+    session_dir: PathBuf,
+    layout: Option<Layout>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.session_dir);
+        if let Some(l) = &self.layout {
+            layout::remove_placeholders(l);
+        }
+    }
+}
+
+fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
+    let host_path = std::env::var("PATH").unwrap_or_else(|_| environment::BASE_PATH.to_string());
+    let bwrap = platform::find_bwrap(&host_path)?;
+    if !kernel::seccomp_available() {
+        return Err("this kernel has no seccomp filters (CONFIG_SECCOMP_FILTER); the sandbox cannot block dangerous system calls and will not start without them".into());
+    }
+    let landlock_abi = kernel::landlock_abi();
+    if landlock_abi == 0 {
+        eprintln!("latchgate sandbox: notice: this kernel has no Landlock; the file system is confined by the mount namespace alone");
+    }
+    let gate_ok = std::fs::metadata(&spec.gate_socket).is_ok_and(|m| m.file_type().is_socket());
+    if !gate_ok {
+        return Err(format!(
+            "the gate socket {} does not exist or is not a socket: is the gate running? start it with `latchgate up`, or pass --gate-socket",
+            spec.gate_socket.display()
+        ));
+    }
+
+    let (mode, why) = identity::choose(
+        sys::spawn::euid(),
+        sys::uid(),
+        sys::gid(),
+        spec.run_as,
+        (
+            std::env::var("SUDO_UID").ok(),
+            std::env::var("SUDO_GID").ok(),
+        ),
+        &spec.workspace,
+    );
+    let ident = identity::identity(mode, sys::uid(), sys::gid());
+    if let Mode::RootAssisted { uid, gid } = mode {
+        eprintln!("latchgate sandbox: root-assisted: the agent runs as uid {uid} gid {gid} ({why}), never as root");
+    }
+
+    // The agent itself: a given command, or the profile's binary found on
+    // the host with only its install directory mounted.
+    let mut command = spec.command.clone();
+    let mut agent_dirs = Vec::new();
+    let mut runtime_path = Vec::new();
+    if spec.command_is_profile_binary {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let bin = command.first().cloned().unwrap_or_default();
+        let found = discover::find(&bin, &host_path, home.as_deref())?;
+        if let Some(c) = command.first_mut() {
+            *c = found.program;
+        }
+        agent_dirs = found.mounts;
+        runtime_path = found.path_dirs;
+    }
+
+    let (resolved, _missing) = routes::resolve(&spec.credentials, &opts.data_dir);
+    if !spec.credentials.is_empty() && resolved.is_empty() {
+        eprintln!(
+            "latchgate sandbox: {}",
+            routes::none_resolved_warning(&spec.credentials)
+        );
+    }
+    let token = if resolved.is_empty() {
+        None
+    } else {
+        Some(session_token()?)
+    };
+
+    // The session directory holds proxy.sock; in root-assisted mode it
+    // belongs to the agent's user, so that user's bwrap can mount it.
+    let owner = match mode {
+        Mode::RootAssisted { uid, gid } => Some((uid, gid)),
+        Mode::Rootless => None,
+    };
+    let mut cleanup = Cleanup {
+        session_dir: session_dir(owner)?,
+        layout: None,
+    };
+    let proxy_path = cleanup.session_dir.join("proxy.sock");
+    let listener = UnixListener::bind(&proxy_path)
+        .map_err(|e| format!("cannot listen on {}: {e}", proxy_path.display()))?;
+    set_owner_mode(&proxy_path, owner, 0o600)?;
+    let proxy = crate::proxy::Proxy::start(listener)
+        .map_err(|e| format!("cannot start the egress proxy: {e}"))?;
+
+    let layout = layout::build(&LayoutInput {
+        workspace: &spec.workspace,
+        ro_mounts: &spec.ro_mounts,
+        agent_dirs: &agent_dirs,
+        gate_socket: &spec.gate_socket,
+        proxy_socket: &proxy_path,
+        identity: &ident,
+    })?;
+
+    let mut path_dirs = layout.path_dirs.clone();
+    path_dirs.extend(runtime_path);
+    let route_vars: Vec<(String, String)> = resolved
+        .iter()
+        .map(|r| (r.route.base_url_var(), r.route.name.clone()))
+        .collect();
+    let host_env = |k: &str| std::env::var(k).ok();
+    let env = environment::build(&EnvInput {
+        pass_env: &spec.pass_env,
+        host: &host_env,
+        path_dirs: &path_dirs,
+        forward_port: FORWARD_PORT,
+        proxy_token: token.as_deref(),
+        routes: &route_vars,
+    });
+
+    let interactive = pty::is_terminal(0) && pty::is_terminal(1);
+    let (ready_r, ready_w) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (info_r, info_w) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+
+    // Files bwrap copies in read-only: generated /etc files and sandbox-init.
+    let mut data_fds: Vec<OwnedFd> = Vec::new();
+    let mut fs_args: Vec<String> = Vec::new();
+    for arg in &layout.args {
+        match arg {
+            Arg::Words(w) => fs_args.extend(w.iter().cloned()),
+            Arg::Data { dest, mode, bytes } => {
+                let fd = memfd::sealed("latchgate-sandbox-file", bytes)
+                    .map_err(|e| format!("memfd for {dest}: {e}"))?;
+                fs_args.extend(data_args(*mode, fd.as_raw_fd(), dest));
+                data_fds.push(fd);
+            }
+        }
+    }
+    let init_fd = memfd::sealed("sandbox-init", init_image::IMAGE)
+        .map_err(|e| format!("memfd for sandbox-init: {e}"))?;
+    // Before --remount-ro (the last two words), so the copy lands in the tmpfs.
+    let tail = fs_args.split_off(fs_args.len().saturating_sub(4));
+    fs_args.extend(data_args(0o555, init_fd.as_raw_fd(), INIT_PATH));
+    fs_args.extend(tail);
+
+    let mut args: Vec<String> = [
+        "--unshare-user",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-uts",
+        "--unshare-cgroup",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if mode == Mode::Rootless {
+        args.push("--unshare-net".into());
+    }
+    for w in [
+        "--disable-userns",
+        "--hostname",
+        "sandbox",
+        "--die-with-parent",
+        "--as-pid-1",
+        "--new-session",
+    ] {
+        args.push(w.into());
+    }
+    args.extend(fs_args);
+    args.extend(["--chdir".into(), WORKSPACE.into(), "--clearenv".into()]);
+    for (k, v) in &env {
+        args.extend(["--setenv".into(), k.clone(), v.clone()]);
+    }
+    args.extend(["--info-fd".into(), info_w.as_raw_fd().to_string()]);
+    args.extend(["--".into(), INIT_PATH.into()]);
+    args.extend([
+        "--forward-port".into(),
+        FORWARD_PORT.to_string(),
+        "--proxy-socket".into(),
+        PROXY_SOCKET.into(),
+        "--ready-fd".into(),
+        ready_w.as_raw_fd().to_string(),
+        "--landlock".into(),
+        if landlock_abi > 0 { "require" } else { "auto" }.into(),
+    ]);
+    if interactive {
+        args.push("--tty".into());
+    }
+    args.extend(layout.landlock.iter().cloned());
+    args.push("--".into());
+    args.extend(command);
+
+    let mut cmd = Command::new(&bwrap);
+    cmd.args(&args).env_clear();
+    let mut terminal = None;
+    if interactive {
+        let size = pty::window_size(0);
+        let (master, slave) =
+            pty::open(0, size).map_err(|e| format!("cannot open a terminal for the agent: {e}"))?;
+        let raw = pty::RawMode::enable(0)
+            .map_err(|e| format!("cannot set the terminal to raw mode: {e}"))?;
+        let s2 = slave.try_clone().map_err(|e| format!("dup: {e}"))?;
+        let s3 = slave.try_clone().map_err(|e| format!("dup: {e}"))?;
+        cmd.stdin(Stdio::from(slave))
+            .stdout(Stdio::from(s2))
+            .stderr(Stdio::from(s3));
+        terminal = Some((master, raw));
+    }
+    let mut keep: Vec<RawFd> = data_fds.iter().map(|f| f.as_raw_fd()).collect();
+    keep.extend([init_fd.as_raw_fd(), ready_w.as_raw_fd(), info_w.as_raw_fd()]);
+    // Last before the spawn, so a failure above leaves the workspace as it was.
+    layout::create_placeholders(&layout)?;
+    cleanup.layout = Some(layout);
+    let setup = spawn::ChildSetup {
+        new_netns_with_loopback: mode != Mode::Rootless,
+        run_as: owner,
+        keep_fds: keep,
+        own_process_group: true,
+    };
+    let child = spawn::spawn(&mut cmd, setup)
+        .map_err(|e| format!("cannot start bwrap ({}): {e}", bwrap.display()))?;
+    // Our copies of the child's ends close here, so EOF means "bwrap gone".
+    drop((ready_w, info_w, init_fd, data_fds, cmd));
+
+    Ok(Prepared {
+        child,
+        ready: ready_r,
+        info: info_r,
+        terminal,
+        proxy,
+        cleanup,
+        credential_resolved: !resolved.is_empty(),
+    })
+}
+
+fn data_args(mode: u32, fd: RawFd, dest: &str) -> [String; 5] {
+    [
+        "--perms".into(),
+        format!("{mode:04o}"),
+        "--ro-bind-data".into(),
+        fd.to_string(),
+        dest.into(),
+    ]
+}
+
+/// 32 random bytes, hex: the agent's proof to the proxy's credential routes.
+fn session_token() -> Result<String, String> {
+    let mut b = [0u8; 32];
+    crate::crypto::random::fill(&mut b).map_err(|e| format!("randomness: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// A new private directory for this session's sockets.
+fn session_dir(owner: Option<(u32, u32)>) -> Result<PathBuf, String> {
+    let base = match (owner, std::env::var_os("XDG_RUNTIME_DIR")) {
+        (None, Some(x)) if Path::new(&x).is_dir() => PathBuf::from(x),
+        _ => std::env::temp_dir(),
+    };
+    let mut b = [0u8; 8];
+    crate::crypto::random::fill(&mut b).map_err(|e| format!("randomness: {e}"))?;
+    let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let dir = base.join(format!("latchgate-sandbox-{name}"));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot create the session directory {}: {e}", dir.display()))?;
+    set_owner_mode(&dir, owner, 0o700)?;
+    Ok(dir)
+}
+
+use std::os::unix::fs::DirBuilderExt;
+
+fn set_owner_mode(p: &Path, owner: Option<(u32, u32)>, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(p, Some(uid), Some(gid))
+            .map_err(|e| format!("chown {}: {e}", p.display()))?;
+    }
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("chmod {}: {e}", p.display()))
+}
+
+/// The main loop: startup deadline, ready byte, terminal relay, signals.
+fn supervise(mut p: Prepared, signals: &OwnedFd, usage_signal: bool, spec: &SandboxSpec) -> i32 {
+    let started = Instant::now();
+    let pid = p.child.id() as i32;
+    let mut init_pid: Option<i32> = None;
+    let mut info_buf = Vec::new();
+    let mut ready = false;
+    let mut ready_open = true;
+    let mut info_open = true;
+    let mut stdin_open = p.terminal.is_some();
+    let mut master_open = p.terminal.is_some();
+    let master_fd = p
+        .terminal
+        .as_ref()
+        .map(|(m, _)| m.as_raw_fd())
+        .unwrap_or(-1);
+    let mut exit: Option<events::Exit> = None;
+    let mut buf = vec![0u8; 16 * 1024];
+
+    while exit.is_none() {
+        let fds = [
+            signals.as_raw_fd(),
+            if ready_open { p.ready.as_raw_fd() } else { -1 },
+            if info_open { p.info.as_raw_fd() } else { -1 },
+            if stdin_open && ready { 0 } else { -1 },
+            if master_open { master_fd } else { -1 },
+        ];
+        let timeout = if ready {
+            -1
+        } else {
+            START_DEADLINE.saturating_sub(started.elapsed()).as_millis() as i32
+        };
+        let ev = match events::poll(&fds, timeout) {
+            Ok(ev) => ev,
+            Err(e) => {
+                eprintln!("latchgate sandbox: poll: {e}");
+                let _ = spawn::kill(-pid, libc::SIGKILL);
+                break;
+            }
+        };
+        if !ready && started.elapsed() >= START_DEADLINE {
+            eprintln!(
+                "latchgate sandbox: the sandbox did not start within {} s; stopping it",
+                START_DEADLINE.as_secs()
+            );
+            let _ = spawn::kill(-pid, libc::SIGKILL);
+        }
+        if ev[1] {
+            let mut b = [0u8; 1];
+            match p.ready.read(&mut b) {
+                Ok(1) if b[0] == b'R' => {
+                    ready = true;
+                    ready_open = false;
+                    if usage_signal {
+                        usage_line(spec, p.credential_resolved, p.terminal.is_some());
+                    }
+                }
+                _ => ready_open = false,
+            }
+        }
+        if ev[2] {
+            match p.info.read(&mut buf) {
+                Ok(0) | Err(_) => info_open = false,
+                Ok(n) => {
+                    info_buf.extend_from_slice(&buf[..n]);
+                    if init_pid.is_none() {
+                        init_pid = child_pid(&info_buf);
+                    }
+                }
+            }
+        }
+        if ev[3] {
+            match read_fd(0, &mut buf) {
+                Some(n) if n > 0 => write_all_fd(master_fd, &buf[..n]),
+                _ => stdin_open = false,
+            }
+        }
+        if ev[4] {
+            match read_fd(master_fd, &mut buf) {
+                Some(n) if n > 0 => write_all_fd(1, &buf[..n]),
+                // EIO: every holder of the agent's terminal has closed it.
+                _ => master_open = false,
+            }
+        }
+        if ev[0] {
+            while let Ok(sig) = events::read_signal(signals) {
+                match sig {
+                    libc::SIGCHLD => {}
+                    libc::SIGWINCH => {
+                        if let Some(w) = pty::window_size(0) {
+                            pty::set_window_size(master_fd, &w);
+                        }
+                    }
+                    s => match (ready, init_pid) {
+                        // sandbox-init (PID 1 inside) passes it to the agent.
+                        (true, Some(init)) => {
+                            let _ = spawn::kill(init, s);
+                        }
+                        // Not running yet: stop the launch.
+                        _ => {
+                            let _ = spawn::kill(-pid, libc::SIGKILL);
+                        }
+                    },
+                }
+                if events::poll(&[signals.as_raw_fd()], 0)
+                    .map(|v| !v[0])
+                    .unwrap_or(true)
+                {
+                    break;
+                }
+            }
+            if let Ok(Some(e)) = events::try_wait(pid) {
+                exit = Some(e);
+            }
+        }
+    }
+    // What the agent printed last may still sit in the terminal.
+    if master_open {
+        while events::poll(&[master_fd], 50)
+            .map(|v| v[0])
+            .unwrap_or(false)
+        {
+            match read_fd(master_fd, &mut buf) {
+                Some(n) if n > 0 => write_all_fd(1, &buf[..n]),
+                _ => break,
+            }
+        }
+    }
+    let exit = exit.or_else(|| {
+        p.child.wait().ok().map(|s| {
+            use std::os::unix::process::ExitStatusExt;
+            match (s.code(), s.signal()) {
+                (Some(c), _) => events::Exit::Code(c),
+                (None, Some(sig)) => events::Exit::Signal(sig),
+                _ => events::Exit::Code(SETUP_FAILED),
+            }
+        })
+    });
+    drop(p.terminal.take());
+    p.proxy.stop();
+    drop(p.cleanup);
+    let status = exit.unwrap_or(events::Exit::Code(SETUP_FAILED));
+    if !ready {
+        let what = match status {
+            events::Exit::Code(c) => format!("bwrap exited with status {c}"),
+            events::Exit::Signal(s) => format!("bwrap was killed by signal {s}"),
+        };
+        eprintln!("{}", platform::explain_setup_failure(&what));
+        return SETUP_FAILED;
+    }
+    status.as_code()
+}
+
+/// bwrap's `--info-fd` JSON names the host pid of the sandbox's PID 1
+/// (sandbox-init, thanks to --as-pid-1).
+fn child_pid(info: &[u8]) -> Option<i32> {
+    let v = crate::json::parse(info).ok()?;
+    let n = v.get("child-pid")?.as_u64()?;
+    i32::try_from(n).ok().filter(|&p| p > 1)
+}
+
+fn usage_line(spec: &SandboxSpec, resolved: bool, raw_terminal: bool) {
+    let line = crate::obj! {
+        "event" => "sandbox.launch",
+        "profile" => spec.profile.clone().unwrap_or_else(|| "none".to_string()),
+        "credential_resolved" => resolved,
+    }
+    .to_json();
+    let end = if raw_terminal { "\r\n" } else { "\n" };
+    let _ = write!(std::io::stderr(), "{line}{end}");
+}
+
+fn read_fd(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
+    sys::read_fd(fd, buf).ok()
+}
+
+fn write_all_fd(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        match sys::write_fd(fd, data) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data = &data[n.min(data.len())..],
+        }
+    }
+}
