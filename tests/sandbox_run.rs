@@ -647,3 +647,106 @@ fn mcp_adapter_inside_reaches_the_gate() {
         "{text_out}"
     );
 }
+
+/// `latchgate sandbox` with extra flags before `--`.
+fn sandbox_flags(s: &Scene, flags: &[&str], cmd: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("LATCHGATE_CONFIG", s.dir.join("none.toml"))
+        .arg("sandbox")
+        .arg("--workspace")
+        .arg(&s.ws)
+        .arg("--gate-socket")
+        .arg(&s.gate)
+        .args(flags)
+        .stdin(Stdio::null())
+        .current_dir(&s.dir);
+    if !cmd.is_empty() {
+        c.arg("--").args(cmd);
+    }
+    c
+}
+
+fn executable(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn ro_mounts_are_read_only_nosuid_nodev_and_their_bin_is_on_path() {
+    let s = scene("sbx-romount", None);
+    let tool = s.dir.join("tool");
+    executable(
+        &tool.join("bin/hello-tool"),
+        "#!/bin/sh\necho hello-from-tool\n",
+    );
+    let t = tool.to_string_lossy().into_owned();
+    let script = format!(
+        "hello-tool; grep ' {t} ' /proc/self/mountinfo; touch {t}/written 2>/dev/null && echo WROTE; true"
+    );
+    let out = output(sandbox_flags(
+        &s,
+        &["--ro-mount", &t],
+        &["/bin/sh", "-c", &script],
+    ));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("hello-from-tool"), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(&format!(" {t} ")))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let opts = line.split(' ').nth(5).unwrap_or("");
+    for o in ["ro", "nosuid", "nodev"] {
+        assert!(opts.split(',').any(|x| x == o), "{o} missing in {line}");
+    }
+    assert!(!stdout.contains("WROTE") && !tool.join("written").exists());
+}
+
+#[test]
+fn profile_binary_is_found_on_path_with_only_its_install_directory() {
+    let s = scene("sbx-profile", None);
+    let home = s.dir.join("home");
+    // Installed the way npm does it: a package directory, linked from ~/.local/bin.
+    let pkg = home.join(".local/lib/node_modules/fake-claude");
+    executable(
+        &pkg.join("cli.sh"),
+        "#!/bin/sh\necho fake-claude-ran \"$0\"\ncat /proc/self/mountinfo\n",
+    );
+    std::fs::write(home.join(".local/secret-in-home"), "x").unwrap();
+    let bin_dir = home.join(".local/bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(pkg.join("cli.sh"), bin_dir.join("claude")).unwrap();
+    let mut c = sandbox_flags(&s, &["--profile", "claude-code"], &[]);
+    c.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .env("HOME", &home);
+    let out = output(c);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("fake-claude-ran {}", pkg.join("cli.sh").display())),
+        "{stdout}"
+    );
+    let mounts: Vec<&str> = stdout.lines().filter_map(|l| l.split(' ').nth(4)).collect();
+    assert!(
+        mounts.contains(&pkg.to_string_lossy().as_ref()),
+        "{mounts:?}"
+    );
+    let h = home.to_string_lossy();
+    assert!(
+        !mounts
+            .iter()
+            .any(|m| *m == h || *m == format!("{h}/.local")),
+        "a home directory is mounted: {mounts:?}"
+    );
+}

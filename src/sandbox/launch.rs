@@ -172,8 +172,6 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
     let listener = UnixListener::bind(&proxy_path)
         .map_err(|e| format!("cannot listen on {}: {e}", proxy_path.display()))?;
     set_owner_mode(&proxy_path, owner, 0o600)?;
-    let proxy = crate::proxy::Proxy::start(listener)
-        .map_err(|e| format!("cannot start the egress proxy: {e}"))?;
 
     let layout = layout::build(&LayoutInput {
         workspace: &spec.workspace,
@@ -301,6 +299,15 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
     };
     let child = spawn::spawn(&mut cmd, setup)
         .map_err(|e| format!("cannot start bwrap ({}): {e}", bwrap.display()))?;
+    // The listener is bound, so the agent's first connection queues in its
+    // backlog; serving starts now, overlapping bwrap's setup.
+    let proxy = match crate::proxy::Proxy::start(listener) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = spawn::kill(-(child.id() as i32), libc::SIGKILL);
+            return Err(format!("cannot start the egress proxy: {e}"));
+        }
+    };
     // Our copies of the child's ends close here, so EOF means "bwrap gone".
     drop((ready_w, info_w, init_fd, data_fds, cmd));
 
