@@ -750,3 +750,81 @@ fn profile_binary_is_found_on_path_with_only_its_install_directory() {
         "a home directory is mounted: {mounts:?}"
     );
 }
+
+/// Issue 7, first line: inside a real sandbox, curl through the CONNECT
+/// proxy reaches an allowed host (mapped by `[egress.hosts]` to a local TLS
+/// server); a host not allowed, a port other than 443 and an IP literal get
+/// a reset, and each refusal is recorded.
+#[test]
+fn connect_tunnel_reaches_allowed_host_and_resets_the_rest() {
+    let s = scene("sbx-connect", None);
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    // A local HTTPS server for httpbin.org (the test CA's certificate).
+    let server = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b"hello through the tunnel"
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1] + "/server.pem", sys.argv[1] + "/server.key")
+s.socket = c.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    let mut srv = Command::new("/usr/bin/python3")
+        .args(["-c", server])
+        .arg(&tls)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    {
+        use std::io::BufRead;
+        std::io::BufReader::new(srv.stdout.as_mut().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+    }
+    let port = port.trim().to_string();
+    std::fs::write(
+        s.dir.join("none.toml"),
+        format!(
+            "data_dir = \"{}\"\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n[egress.hosts]\n\"httpbin.org\" = \"127.0.0.1:{port}\"\n\"blocked.example\" = \"127.0.0.1:{port}\"\n",
+            s.dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    std::fs::copy(tls.join("ca.pem"), s.ws.join("ca.pem")).unwrap();
+    let script = "curl -sS --cacert /workspace/ca.pem https://httpbin.org/; echo; \
+        curl -sS --cacert /workspace/ca.pem https://blocked.example/ 2>&1; echo rc=$?; \
+        curl -sS --cacert /workspace/ca.pem https://httpbin.org:8443/ 2>&1; echo rc=$?; \
+        curl -sS --cacert /workspace/ca.pem https://203.0.113.5/ 2>&1; echo rc=$?";
+    let out = output(sandbox_flags(
+        &s,
+        &["--allow-host", "httpbin.org"],
+        &["/bin/sh", "-c", script],
+    ));
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("hello through the tunnel"), "{stdout}");
+    // Three refusals, each a reset (curl 56/35: "Connection reset by peer").
+    assert_eq!(stdout.matches("reset by peer").count(), 3, "{stdout}");
+    let events =
+        std::fs::read_to_string(s.dir.join("data/sandbox-events.jsonl")).unwrap_or_default();
+    for needle in [
+        "host_not_allowed",
+        "port_not_allowed",
+        "ip_literal",
+        "sandbox_tunnel",
+    ] {
+        assert!(events.contains(needle), "no {needle} event in:\n{events}");
+    }
+}

@@ -68,11 +68,11 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         println!("{HELP}");
         return Ok(0);
     }
-    let (inputs, data_dir) = match gather(a.cli, a.workspace, a.sandbox_config, a.config, a.command)
-    {
-        Ok(g) => g,
-        Err(problems) => return Ok(report(&problems)),
-    };
+    let (inputs, data_dir, egress) =
+        match gather(a.cli, a.workspace, a.sandbox_config, a.config, a.command) {
+            Ok(g) => g,
+            Err(problems) => return Ok(report(&problems)),
+        };
     let spec = match sandbox::resolve(inputs) {
         Ok(s) => s,
         Err(problems) => return Ok(report(&problems)),
@@ -83,6 +83,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
     }
     let opts = sandbox::launch::Options {
         data_dir,
+        egress,
         usage_signal: std::env::var("LATCHGATE_USAGE_SIGNAL").is_ok_and(|v| v == "1"),
     };
     Ok(sandbox::launch::run(&spec, &opts))
@@ -207,7 +208,7 @@ fn gather(
     sandbox_config: Option<PathBuf>,
     config: Option<PathBuf>,
     command: Vec<String>,
-) -> Result<(Inputs, PathBuf), Vec<String>> {
+) -> Result<(Inputs, PathBuf, crate::config::EgressSettings), Vec<String>> {
     let cwd = std::env::current_dir()
         .map_err(|e| vec![format!("cannot read the current directory: {e}")])?;
     // A relative --workspace is taken against the current directory.
@@ -255,7 +256,7 @@ fn gather(
             .map(PathBuf::from),
         sources,
     };
-    Ok((inputs, gate_cfg.data_dir))
+    Ok((inputs, gate_cfg.data_dir, gate_cfg.egress))
 }
 
 fn absolute_from(cwd: &Path, p: &Path) -> PathBuf {

@@ -38,6 +38,8 @@ pub const START_DEADLINE: Duration = Duration::from_secs(30);
 pub struct Options {
     /// The gate's data directory (for `secret:` key sources).
     pub data_dir: PathBuf,
+    /// The gate's `[egress]` settings, which the egress proxy follows too.
+    pub egress: crate::config::EgressSettings,
     /// `LATCHGATE_USAGE_SIGNAL=1`: one JSON line on stderr after launch.
     pub usage_signal: bool,
 }
@@ -168,6 +170,7 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         session_dir: session_dir(owner)?,
         layout: None,
     };
+    let egress = crate::egress::EgressConfig::from_settings(&opts.egress)?;
     let proxy_path = cleanup.session_dir.join("proxy.sock");
     let listener = UnixListener::bind(&proxy_path)
         .map_err(|e| format!("cannot listen on {}: {e}", proxy_path.display()))?;
@@ -198,6 +201,21 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         routes: &route_vars,
     });
 
+    let credential_resolved = !resolved.is_empty();
+    let proxy_cfg = crate::proxy::ProxyConfig {
+        allow_hosts: spec.allow_hosts.clone(),
+        routes: resolved
+            .into_iter()
+            .map(|r| crate::proxy::Route {
+                route: r.route,
+                key: r.key,
+            })
+            .collect(),
+        token: token.clone(),
+        egress,
+        idle_timeout: crate::proxy::DEFAULT_IDLE_TIMEOUT,
+        events: event_log(&opts.data_dir),
+    };
     let interactive = pty::is_terminal(0) && pty::is_terminal(1);
     let (ready_r, ready_w) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let (info_r, info_w) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
@@ -301,7 +319,7 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         .map_err(|e| format!("cannot start bwrap ({}): {e}", bwrap.display()))?;
     // The listener is bound, so the agent's first connection queues in its
     // backlog; serving starts now, overlapping bwrap's setup.
-    let proxy = match crate::proxy::Proxy::start(listener) {
+    let proxy = match crate::proxy::Proxy::start(listener, proxy_cfg) {
         Ok(p) => p,
         Err(e) => {
             let _ = spawn::kill(-(child.id() as i32), libc::SIGKILL);
@@ -318,7 +336,42 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         terminal,
         proxy,
         cleanup,
-        credential_resolved: !resolved.is_empty(),
+        credential_resolved,
+    })
+}
+
+/// Where the proxy's events go for now: one JSON line each in
+/// `<data dir>/sandbox-events.jsonl` (0600), with the time. The chained
+/// ledger, through the gate, is issue 7's remaining work.
+fn event_log(data_dir: &Path) -> std::sync::Arc<dyn Fn(crate::proxy::Event) + Send + Sync> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("sandbox-events.jsonl");
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .ok()
+        .map(std::sync::Mutex::new);
+    std::sync::Arc::new(move |e: crate::proxy::Event| {
+        let mut fields = e.to_fields();
+        fields.insert(
+            "time",
+            crate::time::rfc3339_millis(crate::time::unix_now_millis()),
+        );
+        let line = crate::json::Value::Object(fields).to_json();
+        match &file {
+            Some(f) => {
+                if let Ok(mut f) = f.lock() {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+            None => eprintln!("latchgate sandbox: {line}"),
+        }
     })
 }
 
