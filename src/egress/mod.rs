@@ -21,7 +21,7 @@ mod response;
 pub mod sigv4;
 mod sinks;
 mod stream;
-mod tls;
+pub(crate) mod tls;
 pub mod url;
 
 #[cfg(test)]

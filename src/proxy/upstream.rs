@@ -11,12 +11,10 @@
 use crate::egress::{
     EgressConfig, EgressError, CONNECT_FAILED, DNS_FAILED, PRIVATE_ADDRESS, TIMEOUT, TLS_FAILED,
 };
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -25,8 +23,6 @@ pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// Most addresses kept from one lookup.
 const MAX_ADDRS: usize = 16;
-/// Largest `ca_file` read, in bytes.
-const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
 
 /// The addresses `host:port` may be connected to, all checked. `ip` is the
 /// host's address when the host is an IP literal (routes only: CONNECT
@@ -158,51 +154,16 @@ fn set_timeouts(sock: &TcpStream, t: Duration) -> io::Result<()> {
     sock.set_write_timeout(Some(t))
 }
 
-/// The rustls client configuration: webpki roots plus the operator's
-/// `ca_file`, ring, TLS 1.2 and 1.3, ALPN http/1.1 (the same as the
-/// gate's egress client).
-pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        for cert in load_ca_file(path)? {
-            roots
-                .add(cert)
-                .map_err(|e| format!("ca_file {}: unusable certificate: {e}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS configuration: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// Every certificate in a PEM file; a file with none is an error.
-fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let name = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("ca_file {name}: {e}"))?;
-    if meta.len() > MAX_CA_FILE {
-        return Err(format!("ca_file {name}: larger than {MAX_CA_FILE} bytes"));
-    }
-    let pem = std::fs::read(path).map_err(|e| format!("ca_file {name}: {e}"))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("ca_file {name}: bad PEM: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("ca_file {name}: no CERTIFICATE block"));
-    }
-    Ok(certs)
-}
+/// The rustls client configuration: the gate's egress one (webpki roots
+/// plus the operator's `ca_file`, ring, ALPN http/1.1), shared, not copied.
+pub use crate::egress::tls::client_config;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::egress::Cidr;
     use std::net::TcpListener;
+    use std::path::Path;
 
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(5)
