@@ -240,3 +240,55 @@ fn budgets_are_debited_and_exhausted() {
     let r = agent.execute(&gate, "echo", &obj! {});
     assert_eq!((r.status, r.code()), (403, "budget_exhausted".to_string()));
 }
+
+/// `POST /v1/admin/events` takes sandbox events from the operator only: a
+/// sandbox event lands in the ledger with `recorded_by` and the gate's own
+/// decision; any other event type or gate-owned field is refused; the
+/// agents' socket has no such route.
+#[test]
+fn operator_records_sandbox_events_only() {
+    let gate = Gate::start("admin-events");
+    let ok = gate.admin(
+        "POST",
+        "/v1/admin/events",
+        br#"{"event_type":"sandbox_egress_denied","target":"evil.example:443","reason":"host_not_allowed","session_id":"s-1"}"#,
+    );
+    assert_eq!(ok.status, 201, "{}", ok.code());
+    for body in [
+        &br#"{"event_type":"action_executed","action_id":"echo"}"#[..],
+        br#"{"event_type":"sandbox_tunnel","decision":"deny"}"#,
+        br#"{"event_type":"sandbox_tunnel","nested":{"a":1}}"#,
+        b"not json",
+    ] {
+        let r = gate.admin("POST", "/v1/admin/events", body);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(body));
+        assert_eq!(r.code(), "bad_request");
+    }
+    let agent_side = gate.request(
+        "POST",
+        "/v1/admin/events",
+        &[],
+        br#"{"event_type":"sandbox_started"}"#,
+    );
+    assert_eq!(agent_side.status, 404);
+    let events = audit_events(&gate, 20);
+    let recorded: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e.get("event_type")
+                .and_then(|t| t.as_str())
+                .is_some_and(|t| t.starts_with("sandbox_"))
+        })
+        .collect();
+    assert_eq!(recorded.len(), 1, "{events:?}");
+    let e = recorded[0];
+    assert_eq!(e.get("decision").and_then(|v| v.as_str()), Some("deny"));
+    assert_eq!(
+        e.get("target").and_then(|v| v.as_str()),
+        Some("evil.example:443")
+    );
+    assert!(e
+        .get("recorded_by")
+        .and_then(|v| v.as_str())
+        .is_some_and(|w| w.starts_with("uid:")));
+}

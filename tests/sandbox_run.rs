@@ -787,14 +787,19 @@ s.serve_forever()
             .unwrap();
     }
     let port = port.trim().to_string();
-    std::fs::write(
-        s.dir.join("none.toml"),
-        format!(
-            "data_dir = \"{}\"\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n[egress.hosts]\n\"httpbin.org\" = \"127.0.0.1:{port}\"\n\"blocked.example\" = \"127.0.0.1:{port}\"\n",
-            s.dir.join("data").display()
-        ),
-    )
-    .unwrap();
+    // A real gate: the session's events go into its ledger through the
+    // operator socket named by the same configuration.
+    let gate = common::Gate::start_with(
+        "sbx-connect-gate",
+        common::Opts {
+            hosts: vec![
+                ("httpbin.org".into(), format!("127.0.0.1:{port}")),
+                ("blocked.example".into(), format!("127.0.0.1:{port}")),
+            ],
+            ..common::Opts::default()
+        },
+    );
+    std::fs::copy(&gate.config, s.dir.join("none.toml")).unwrap();
     std::fs::copy(tls.join("ca.pem"), s.ws.join("ca.pem")).unwrap();
     let script = "curl -sS --cacert /workspace/ca.pem https://httpbin.org/; echo; \
         curl -sS --cacert /workspace/ca.pem https://blocked.example/ 2>&1; echo rc=$?; \
@@ -817,14 +822,69 @@ s.serve_forever()
     assert!(stdout.contains("hello through the tunnel"), "{stdout}");
     // Three refusals, each a reset (curl 56/35: "Connection reset by peer").
     assert_eq!(stdout.matches("reset by peer").count(), 3, "{stdout}");
-    let events =
-        std::fs::read_to_string(s.dir.join("data/sandbox-events.jsonl")).unwrap_or_default();
-    for needle in [
-        "host_not_allowed",
-        "port_not_allowed",
-        "ip_literal",
-        "sandbox_tunnel",
+    // Each refusal and the tunnel are in the chained ledger, with who and
+    // which session; nothing fell back to the local file.
+    let events = common::audit_events(&gate, 50);
+    let sandbox: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e.get("event_type")
+                .and_then(|t| t.as_str())
+                .is_some_and(|t| t.starts_with("sandbox_"))
+        })
+        .collect();
+    let field = |e: &Value, k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let denied: Vec<(String, String)> = sandbox
+        .iter()
+        .filter(|e| field(e, "event_type") == "sandbox_egress_denied")
+        .map(|e| (field(e, "target"), field(e, "reason")))
+        .collect();
+    for (target, reason) in [
+        ("blocked.example:443", "host_not_allowed"),
+        ("httpbin.org:8443", "port_not_allowed"),
+        ("203.0.113.5:443", "ip_literal"),
     ] {
-        assert!(events.contains(needle), "no {needle} event in:\n{events}");
+        assert!(
+            denied.contains(&(target.to_string(), reason.to_string())),
+            "no {reason} event for {target} in {denied:?}"
+        );
     }
+    let session = field(sandbox[0], "session_id");
+    for e in &sandbox {
+        assert_eq!(field(e, "session_id"), session, "{}", e.to_json());
+        assert_eq!(
+            field(e, "principal"),
+            format!("uid:{}", latchgate::sys::uid()),
+            "{}",
+            e.to_json()
+        );
+        assert!(!field(e, "timestamp").is_empty());
+    }
+    for (t, decision) in [
+        ("sandbox_started", "allow"),
+        ("sandbox_tunnel", "allow"),
+        ("sandbox_ended", "allow"),
+        ("sandbox_egress_denied", "deny"),
+    ] {
+        assert!(
+            sandbox
+                .iter()
+                .any(|e| field(e, "event_type") == t && field(e, "decision") == decision),
+            "no {t} ({decision}) in the ledger"
+        );
+    }
+    assert!(!s.dir.join("data/sandbox-events.jsonl").exists());
+    // The table names the destination and the reason.
+    let table = text(
+        &gate
+            .cli(&["audit", "--event-type", "sandbox_egress_denied"])
+            .stdout,
+    );
+    assert!(
+        table.contains("blocked.example:443") && table.contains("host_not_allowed"),
+        "{table}"
+    );
+    let ledger = gate.ledger();
+    let verify = gate.cli(&["verify", "--ledger", ledger.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
 }

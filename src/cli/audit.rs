@@ -87,18 +87,21 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         return Ok(0);
     }
     println!(
-        "{:<24}  {:<16}  {:<16}  {:<18}  {:<16}  REASON",
-        "TIMESTAMP", "DECISION", "EVENT", "ACTION", "PRINCIPAL"
+        "{:<24}  {:<16}  {:<21}  {:<22}  {:<16}  REASON",
+        "TIMESTAMP", "DECISION", "EVENT", "ACTION/TARGET", "PRINCIPAL"
     );
     for e in &events {
         let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
-        let reason: String = s("deny_reason").chars().take(60).collect();
+        // Sandbox events name a destination and a reason instead of an
+        // action and a policy reason.
+        let either = |a: &str, b: &str| if s(a) == "-" { s(b) } else { s(a) };
+        let reason: String = either("deny_reason", "reason").chars().take(60).collect();
         println!(
-            "{:<24}  {:<16}  {:<16}  {:<18}  {:<16}  {}",
+            "{:<24}  {:<16}  {:<21}  {:<22}  {:<16}  {}",
             s("timestamp"),
             s("decision"),
             s("event_type"),
-            s("action_id"),
+            either("action_id", "target"),
             s("principal"),
             if reason == "-" { String::new() } else { reason }
         );

@@ -68,7 +68,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         println!("{HELP}");
         return Ok(0);
     }
-    let (inputs, data_dir, egress) =
+    let (inputs, gate_side) =
         match gather(a.cli, a.workspace, a.sandbox_config, a.config, a.command) {
             Ok(g) => g,
             Err(problems) => return Ok(report(&problems)),
@@ -82,8 +82,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         return Ok(0);
     }
     let opts = sandbox::launch::Options {
-        data_dir,
-        egress,
+        data_dir: gate_side.data_dir,
+        egress: gate_side.egress,
+        admin_socket: Some(gate_side.admin_socket),
         usage_signal: std::env::var("LATCHGATE_USAGE_SIGNAL").is_ok_and(|v| v == "1"),
     };
     Ok(sandbox::launch::run(&spec, &opts))
@@ -208,7 +209,7 @@ fn gather(
     sandbox_config: Option<PathBuf>,
     config: Option<PathBuf>,
     command: Vec<String>,
-) -> Result<(Inputs, PathBuf, crate::config::EgressSettings), Vec<String>> {
+) -> Result<(Inputs, GateSide), Vec<String>> {
     let cwd = std::env::current_dir()
         .map_err(|e| vec![format!("cannot read the current directory: {e}")])?;
     // A relative --workspace is taken against the current directory.
@@ -256,7 +257,22 @@ fn gather(
             .map(PathBuf::from),
         sources,
     };
-    Ok((inputs, gate_cfg.data_dir, gate_cfg.egress))
+    let gate_side = GateSide {
+        admin_socket: absolute_from(&inputs.cwd, &gate_cfg.listen_admin_uds_path),
+        data_dir: gate_cfg.data_dir,
+        egress: gate_cfg.egress,
+    };
+    Ok((inputs, gate_side))
+}
+
+/// What the sandbox takes from the gate's configuration.
+struct GateSide {
+    /// For `secret:` key sources and the fallback event file.
+    data_dir: PathBuf,
+    /// `[egress]`, which the egress proxy follows too.
+    egress: crate::config::EgressSettings,
+    /// Where the session's events go into the ledger.
+    admin_socket: PathBuf,
 }
 
 fn absolute_from(cwd: &Path, p: &Path) -> PathBuf {

@@ -19,9 +19,10 @@
 //! | GET /v1/receipt-keys | the receipt public keys |
 //! | GET /v1/admin/status, /v1/admin/epoch | state |
 //! | POST /v1/admin/drain, /v1/admin/revoke-all, /v1/admin/reload | operations |
+//! | POST /v1/admin/events | a sandbox launcher's egress events into the ledger |
 
 use super::errors::GateError;
-use super::{approvals, ops, routes, Gate};
+use super::{approvals, ops, routes, sandbox_events, Gate};
 use crate::net::http::{Request, Response};
 use crate::net::server::{Handler, Peer};
 use std::path::Path;
@@ -118,6 +119,7 @@ fn route(gate: &Gate, req: &Request, who: &str, method: &'static str) -> Respons
         ("POST", ["v1", "admin", "drain"]) => ops::drain(gate, who),
         ("POST", ["v1", "admin", "revoke-all"]) => ops::revoke_all(gate, who),
         ("POST", ["v1", "admin", "reload"]) => ops::reload(gate, who),
+        ("POST", ["v1", "admin", "events"]) => sandbox_events::record(gate, req, who),
         _ => GateError::new(404, "not_found")
             .message(format!("no operator route for {m} {}", req.path))
             .response(),

@@ -24,6 +24,7 @@ pub mod permits;
 pub mod pipeline;
 pub mod receipts;
 pub mod routes;
+pub mod sandbox_events;
 pub mod up;
 
 use crate::approval::ApprovalStore;

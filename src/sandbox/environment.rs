@@ -20,6 +20,10 @@ pub struct EnvInput<'a> {
     pub proxy_token: Option<&'a str>,
     /// `(NAME_BASE_URL, route name)` for each resolved credential route.
     pub routes: &'a [(String, String)],
+    /// The key variables of resolved routes (`env:ANTHROPIC_API_KEY`):
+    /// inside they hold the session token, so a stock SDK that reads its
+    /// key from the usual variable authenticates to the route unmodified.
+    pub token_vars: &'a [String],
 }
 
 /// The environment, in order (a later entry replaces an earlier one of the
@@ -58,6 +62,9 @@ pub fn build(inp: &EnvInput) -> Vec<(String, String)> {
     ];
     if let Some(token) = inp.proxy_token {
         reserved.push(("LATCHGATE_PROXY_TOKEN".to_string(), token.to_string()));
+        for var in inp.token_vars {
+            reserved.push((var.clone(), token.to_string()));
+        }
     }
     for (var, name) in inp.routes {
         reserved.push((var.clone(), format!("{proxy}/{name}")));
@@ -77,6 +84,7 @@ mod tests {
             "TERM" => Some("xterm".to_string()),
             "NO_PROXY" => Some("corp.internal".to_string()),
             "SECRET" => Some("nope".to_string()),
+            "ANTHROPIC_API_KEY" => Some("sk-real".to_string()),
             _ => None,
         };
         let pass = vec![
@@ -92,6 +100,7 @@ mod tests {
             forward_port: 3128,
             proxy_token: Some("tok"),
             routes: &routes,
+            token_vars: &["ANTHROPIC_API_KEY".to_string()],
         });
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("TERM"), Some("xterm"));
@@ -112,6 +121,9 @@ mod tests {
             Some("http://127.0.0.1:3128/anthropic")
         );
         assert_eq!(get("LATCHGATE_PROXY_TOKEN"), Some("tok"));
+        // The key variable holds the token, never the host's real key.
+        assert_eq!(get("ANTHROPIC_API_KEY"), Some("tok"));
+        assert!(!env.iter().any(|(_, v)| v.contains("sk-real")));
         assert!(get("PATH").unwrap().ends_with(":/opt/node/bin"));
         assert_eq!(env.iter().filter(|(k, _)| k == "NO_PROXY").count(), 1);
     }
@@ -126,9 +138,10 @@ mod tests {
             forward_port: 1,
             proxy_token: None,
             routes: &[],
+            token_vars: &["ANTHROPIC_API_KEY".to_string()],
         });
-        assert!(!env
-            .iter()
-            .any(|(k, _)| k == "LATCHGATE_PROXY_TOKEN" || k.ends_with("_BASE_URL")));
+        assert!(!env.iter().any(|(k, _)| k == "LATCHGATE_PROXY_TOKEN"
+            || k.ends_with("_BASE_URL")
+            || k == "ANTHROPIC_API_KEY"));
     }
 }

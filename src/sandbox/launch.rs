@@ -14,6 +14,7 @@
 //! Fail closed: any step that fails stops the launch before the agent runs.
 
 use super::environment::{self, EnvInput};
+use super::events::Recorder;
 use super::identity::{self, Mode};
 use super::layout::{self, Arg, Layout, LayoutInput, INIT_PATH, PROXY_SOCKET, WORKSPACE};
 use super::{discover, init_image, platform, routes, SandboxSpec};
@@ -42,6 +43,9 @@ pub struct Options {
     pub egress: crate::config::EgressSettings,
     /// `LATCHGATE_USAGE_SIGNAL=1`: one JSON line on stderr after launch.
     pub usage_signal: bool,
+    /// The gate's operator socket, where the session's events are recorded
+    /// (`events.rs`); `None` keeps them in the data directory's file.
+    pub admin_socket: Option<PathBuf>,
 }
 
 /// Runs the plan; returns the exit code for latchgate.
@@ -78,6 +82,9 @@ struct Prepared {
     proxy: crate::proxy::Proxy,
     cleanup: Cleanup,
     credential_resolved: bool,
+    /// The session's events (stopped after the proxy).
+    recorder: Recorder,
+    started: Instant,
 }
 
 /// What a session leaves on the host, removed when the session ends however
@@ -98,6 +105,7 @@ impl Drop for Cleanup {
 }
 
 fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
+    let started = Instant::now();
     let host_path = std::env::var("PATH").unwrap_or_else(|_| environment::BASE_PATH.to_string());
     let bwrap = platform::find_bwrap(&host_path)?;
     if !kernel::seccomp_available() {
@@ -191,6 +199,13 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         .iter()
         .map(|r| (r.route.base_url_var(), r.route.name.clone()))
         .collect();
+    let token_vars: Vec<String> = resolved
+        .iter()
+        .filter_map(|r| match &r.route.key_source {
+            super::KeySource::Env(var) => Some(var.clone()),
+            _ => None,
+        })
+        .collect();
     let host_env = |k: &str| std::env::var(k).ok();
     let env = environment::build(&EnvInput {
         pass_env: &spec.pass_env,
@@ -199,9 +214,16 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         forward_port: FORWARD_PORT,
         proxy_token: token.as_deref(),
         routes: &route_vars,
+        token_vars: &token_vars,
     });
 
     let credential_resolved = !resolved.is_empty();
+    let recorder = Recorder::start(
+        opts.admin_socket.clone(),
+        &opts.data_dir,
+        session_context(spec, mode),
+    );
+    recorder.record(started_event(spec, &command, &resolved));
     let proxy_cfg = crate::proxy::ProxyConfig {
         allow_hosts: spec.allow_hosts.clone(),
         routes: resolved
@@ -214,7 +236,7 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         token: token.clone(),
         egress,
         idle_timeout: crate::proxy::DEFAULT_IDLE_TIMEOUT,
-        events: event_log(&opts.data_dir),
+        events: recorder.proxy_sink(),
     };
     let interactive = pty::is_terminal(0) && pty::is_terminal(1);
     let (ready_r, ready_w) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
@@ -337,42 +359,49 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         proxy,
         cleanup,
         credential_resolved,
+        recorder,
+        started,
     })
 }
 
-/// Where the proxy's events go for now: one JSON line each in
-/// `<data dir>/sandbox-events.jsonl` (0600), with the time. The chained
-/// ledger, through the gate, is issue 7's remaining work.
-fn event_log(data_dir: &Path) -> std::sync::Arc<dyn Fn(crate::proxy::Event) + Send + Sync> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("sandbox-events.jsonl");
-    let _ = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&path)
-        .ok()
-        .map(std::sync::Mutex::new);
-    std::sync::Arc::new(move |e: crate::proxy::Event| {
-        let mut fields = e.to_fields();
-        fields.insert(
-            "time",
-            crate::time::rfc3339_millis(crate::time::unix_now_millis()),
-        );
-        let line = crate::json::Value::Object(fields).to_json();
-        match &file {
-            Some(f) => {
-                if let Ok(mut f) = f.lock() {
-                    let _ = writeln!(f, "{line}");
-                }
-            }
-            None => eprintln!("latchgate sandbox: {line}"),
+/// What every event of this session carries: which session, who started
+/// it, as whom the agent runs, where, with which profile.
+fn session_context(spec: &SandboxSpec, mode: Mode) -> crate::json::Map {
+    let mut m = crate::json::Map::new();
+    m.insert("session_id", crate::crypto::uuid::v7());
+    m.insert("principal", format!("uid:{}", sys::uid()));
+    if let Ok(u) = std::env::var("SUDO_UID") {
+        if u.parse::<u32>().is_ok() {
+            m.insert("sudo_uid", u);
         }
-    })
+    }
+    let agent_uid = match mode {
+        Mode::RootAssisted { uid, .. } => uid,
+        Mode::Rootless => sys::uid(),
+    };
+    m.insert("agent_uid", u64::from(agent_uid));
+    m.insert("workspace", spec.workspace.display().to_string());
+    m.insert(
+        "profile",
+        spec.profile.clone().unwrap_or_else(|| "none".into()),
+    );
+    m
+}
+
+/// `sandbox_started`: the program (not its arguments, which may hold
+/// anything), the allowed hosts and the credential routes that resolved.
+fn started_event(
+    spec: &SandboxSpec,
+    command: &[String],
+    resolved: &[routes::Resolved],
+) -> crate::json::Map {
+    let mut m = crate::json::Map::new();
+    m.insert("event_type", "sandbox_started");
+    m.insert("program", command.first().cloned().unwrap_or_default());
+    m.insert("allow_hosts", spec.allow_hosts.join(","));
+    let names: Vec<&str> = resolved.iter().map(|r| r.route.name.as_str()).collect();
+    m.insert("routes", names.join(","));
+    m
 }
 
 fn data_args(mode: u32, fd: RawFd, dest: &str) -> [String; 5] {
@@ -563,6 +592,20 @@ fn supervise(mut p: Prepared, signals: &OwnedFd, usage_signal: bool, spec: &Sand
     drop(p.terminal.take());
     p.proxy.stop();
     drop(p.cleanup);
+    let mut ended = crate::json::Map::new();
+    ended.insert("event_type", "sandbox_ended");
+    match exit {
+        Some(events::Exit::Code(c)) => ended.insert("exit_code", i64::from(c)),
+        Some(events::Exit::Signal(s)) => ended.insert("signal", i64::from(s)),
+        None => {}
+    }
+    ended.insert("agent_started", ready);
+    ended.insert(
+        "duration_ms",
+        u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    );
+    p.recorder.record(ended);
+    p.recorder.finish();
     let status = exit.unwrap_or(events::Exit::Code(SETUP_FAILED));
     if !ready {
         let what = match status {

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod discover;
 pub mod environment;
+pub mod events;
 pub mod identity;
 pub mod init_image;
 pub mod launch;

@@ -3,7 +3,7 @@
 //! `pass_env`, and the command.
 
 use super::config::Layer;
-use super::{profiles, validate, CredentialRoute, SandboxSpec};
+use super::{profiles, validate, CredentialRoute, KeySource, SandboxSpec};
 use std::path::{Path, PathBuf};
 
 /// Everything resolution needs, gathered by the caller (no global state
@@ -94,6 +94,16 @@ pub fn resolve(inp: Inputs) -> Result<SandboxSpec, Vec<String>> {
                 "pass_env: `{var}` is reserved: the sandbox sets it for credential route `{}`",
                 r.name
             ));
+        }
+        // The real key must never enter the sandbox; inside, this variable
+        // holds the session token instead (environment.rs).
+        if let KeySource::Env(key_var) = &r.key_source {
+            if pass_env.contains(key_var) {
+                problems.push(format!(
+                    "pass_env: `{key_var}` is the key source of credential route `{}`; the real key stays outside the sandbox (inside, `{key_var}` holds the session token)",
+                    r.name
+                ));
+            }
         }
     }
 
@@ -386,6 +396,15 @@ mod tests {
         i.cli.pass_env = Some(vec!["OPENAI_BASE_URL".into()]);
         let e = resolve(i).unwrap_err().join("\n");
         assert!(e.contains("`OPENAI_BASE_URL` is reserved"), "{e}");
+
+        let mut i = inputs(&dir);
+        i.cli.profile = Some("codex".into());
+        i.cli.pass_env = Some(vec!["OPENAI_API_KEY".into()]);
+        let e = resolve(i).unwrap_err().join("\n");
+        assert!(
+            e.contains("pass_env: `OPENAI_API_KEY` is the key source of credential route `openai`"),
+            "{e}"
+        );
 
         let mut i = inputs(&dir);
         i.command.clear();
