@@ -8,7 +8,7 @@ pub mod dpop;
 pub mod dpop_client;
 mod error;
 pub mod htu;
-mod jwt;
+pub(crate) mod jwt;
 pub mod lease;
 pub mod replay;
 

@@ -83,9 +83,14 @@ fn content_length(h: &Headers) -> Result<Option<u64>, &'static str> {
     Ok(found)
 }
 
-/// Copies exactly `len` bytes, writing each read at once. Returns the
-/// bytes copied (always `len` on success).
-pub fn copy_length<R: Read, W: Write>(r: &mut R, w: &mut W, len: u64) -> io::Result<u64> {
+/// Copies exactly `len` bytes, writing each read at once (and showing it
+/// to `tap`). Returns the bytes copied (always `len` on success).
+pub fn copy_length<R: Read, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    len: u64,
+    tap: &mut dyn FnMut(&[u8]),
+) -> io::Result<u64> {
     let mut buf = vec![0u8; PIECE];
     let mut left = len;
     while left > 0 {
@@ -94,6 +99,7 @@ pub fn copy_length<R: Read, W: Write>(r: &mut R, w: &mut W, len: u64) -> io::Res
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+        tap(&buf[..n]);
         w.write_all(&buf[..n])?;
         w.flush()?;
         left -= n as u64;
@@ -123,8 +129,14 @@ pub fn copy_until_close<R: Read, W: Write>(r: &mut R, w: &mut W) -> io::Result<u
 /// Decodes a chunked body from `r` and streams it to `w`: re-framed as
 /// chunked (one output chunk per piece read, so nothing waits for a whole
 /// input chunk) when `reframe`, else as the bare data. Chunk extensions
-/// and trailers are dropped. Returns the data bytes copied.
-pub fn copy_chunked<R: BufRead, W: Write>(r: &mut R, w: &mut W, reframe: bool) -> io::Result<u64> {
+/// and trailers are dropped. `tap` sees the data pieces. Returns the data
+/// bytes copied.
+pub fn copy_chunked<R: BufRead, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    reframe: bool,
+    tap: &mut dyn FnMut(&[u8]),
+) -> io::Result<u64> {
     let mut buf = vec![0u8; PIECE];
     let mut out: Vec<u8> = Vec::with_capacity(PIECE + 32);
     let mut total = 0u64;
@@ -145,6 +157,7 @@ pub fn copy_chunked<R: BufRead, W: Write>(r: &mut R, w: &mut W, reframe: bool) -
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
+            tap(&buf[..n]);
             out.clear();
             if reframe {
                 out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
@@ -297,7 +310,10 @@ mod tests {
         let input = b"5;ext=1\r\nhello\r\n6 \r\n world\r\n0\r\nX-T: 1\r\n\r\nNEXT";
         let mut r = BufReader::new(&input[..]);
         let mut out = Vec::new();
-        assert_eq!(copy_chunked(&mut r, &mut out, true).unwrap(), 11);
+        assert_eq!(
+            copy_chunked(&mut r, &mut out, true, &mut |_| {}).unwrap(),
+            11
+        );
         assert_eq!(out, b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
         // The reader stops right after the body: the next message is intact.
         let mut rest = String::new();
@@ -306,7 +322,7 @@ mod tests {
 
         let mut r = BufReader::new(&input[..]);
         let mut raw = Vec::new();
-        copy_chunked(&mut r, &mut raw, false).unwrap();
+        copy_chunked(&mut r, &mut raw, false, &mut |_| {}).unwrap();
         assert_eq!(raw, b"hello world");
     }
 
@@ -324,7 +340,7 @@ mod tests {
         ] {
             let mut out = Vec::new();
             assert!(
-                copy_chunked(&mut BufReader::new(bad), &mut out, true).is_err(),
+                copy_chunked(&mut BufReader::new(bad), &mut out, true, &mut |_| {}).is_err(),
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
@@ -332,17 +348,17 @@ mod tests {
         let mut long = b"1".repeat(5000);
         long.extend_from_slice(b"\r\n");
         let mut out = Vec::new();
-        assert!(copy_chunked(&mut BufReader::new(&long[..]), &mut out, true).is_err());
+        assert!(copy_chunked(&mut BufReader::new(&long[..]), &mut out, true, &mut |_| {}).is_err());
     }
 
     #[test]
     fn length_and_close_copies() {
         let mut out = Vec::new();
         let mut r = &b"abcdef"[..];
-        assert_eq!(copy_length(&mut r, &mut out, 4).unwrap(), 4);
+        assert_eq!(copy_length(&mut r, &mut out, 4, &mut |_| {}).unwrap(), 4);
         assert_eq!(out, b"abcd");
         assert_eq!(r, b"ef");
-        assert!(copy_length(&mut &b"ab"[..], &mut Vec::new(), 3).is_err());
+        assert!(copy_length(&mut &b"ab"[..], &mut Vec::new(), 3, &mut |_| {}).is_err());
         let mut out = Vec::new();
         assert_eq!(copy_until_close(&mut &b"xyz"[..], &mut out).unwrap(), 3);
         assert_eq!(out, b"xyz");
@@ -387,7 +403,7 @@ mod tests {
             b"0\r\n\r\n".to_vec(),
         ]));
         let mut w = Writes(Vec::new());
-        copy_chunked(&mut r, &mut w, true).unwrap();
+        copy_chunked(&mut r, &mut w, true, &mut |_| {}).unwrap();
         assert_eq!(
             w.0,
             vec![

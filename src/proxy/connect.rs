@@ -26,7 +26,7 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection Established\r\n\r\n";
 /// Serves one CONNECT request; the connection is the tunnel's afterwards.
 pub fn tunnel(
     agent: &UnixStream,
-    reader: BufReader<AgentReader>,
+    reader: &BufReader<AgentReader>,
     head: &RequestHead,
     shared: &Shared,
 ) {

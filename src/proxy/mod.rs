@@ -17,14 +17,15 @@
 //! first, DNS otherwise, private addresses refused unless `allow_private`
 //! covers them, and only a checked address is ever connected.
 
-mod body;
-mod conn;
+pub(crate) mod body;
+pub(crate) mod conn;
 mod connect;
 mod event;
-mod head;
+pub(crate) mod head;
 mod relay;
-mod reply;
-mod route;
+pub(crate) mod reply;
+pub(crate) mod route;
+pub(crate) mod server;
 mod token;
 mod upstream;
 
@@ -33,41 +34,28 @@ mod testkit;
 
 pub use connect::TUNNEL_PORT;
 pub use event::*;
+pub use server::HEAD_TIMEOUT;
 pub use token::TOKEN_HEADER;
 
 use crate::egress::EgressConfig;
 use crate::sandbox::CredentialRoute;
 use crate::secrets::SecretValue;
-use conn::AgentReader;
-use head::HeadError;
 use rustls::ClientConfig;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Most connections served at once; more are closed at once (a reset).
 pub const MAX_CONNECTIONS: usize = 256;
-/// How long a client may take to send a whole request head.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// DNS plus TCP connect (plus the TLS handshake for routes) to an upstream.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default idle timeout: long enough for a long agent turn.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Stack of a connection thread (buffers are on the heap; rustls and ring
-/// need some room for the handshake).
-const CONN_STACK: usize = 256 * 1024;
-/// Read buffer on the agent side.
-const AGENT_BUF: usize = 16 * 1024;
 /// Shortest session token accepted (the launcher makes 64 hex digits).
 const MIN_TOKEN_LEN: usize = 32;
-/// Pause after a failed accept.
-const ACCEPT_RETRY: Duration = Duration::from_millis(50);
-/// Consecutive failed accepts (10 s of them) after which the listener is
-/// taken for broken.
-const MAX_ACCEPT_FAILURES: u32 = 200;
 
 /// A credential route with its key, resolved on the host.
 pub struct Route {
@@ -190,9 +178,11 @@ impl Proxy {
         let listener = Arc::new(listener);
         let stopping = Arc::new(AtomicBool::new(false));
         let (l, s) = (listener.clone(), stopping.clone());
+        let serve_one: Arc<dyn Fn(UnixStream) + Send + Sync> =
+            Arc::new(move |conn| serve(conn, &shared));
         let accept = std::thread::Builder::new()
             .name("proxy-accept".into())
-            .spawn(move || accept_loop(&l, &shared, &s, limit))?;
+            .spawn(move || server::accept_loop(&l, &s, limit, "proxy-conn", serve_one))?;
         Ok(Proxy {
             listener,
             stopping,
@@ -210,88 +200,16 @@ impl Proxy {
     }
 }
 
-fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>, stopping: &AtomicBool, limit: usize) {
-    let live = Arc::new(AtomicUsize::new(0));
-    let mut failures = 0u32;
-    for conn in listener.incoming() {
-        let conn = match conn {
-            Ok(c) => {
-                failures = 0;
-                c
-            }
-            // A transient failure (out of descriptors, an aborted
-            // connection) must not end the proxy; stop() or a listener
-            // that keeps failing does.
-            Err(_) if stopping.load(Ordering::SeqCst) || failures >= MAX_ACCEPT_FAILURES => return,
-            Err(_) => {
-                failures += 1;
-                std::thread::sleep(ACCEPT_RETRY);
-                continue;
-            }
-        };
-        if live.fetch_add(1, Ordering::SeqCst) >= limit {
-            live.fetch_sub(1, Ordering::SeqCst);
-            continue; // dropped: the agent sees a reset
-        }
-        let live2 = live.clone();
-        let shared2 = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("proxy-conn".into())
-            .stack_size(CONN_STACK)
-            .spawn(move || {
-                serve(conn, &shared2);
-                live2.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            live.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
 /// One agent connection: a CONNECT tunnel, or a keep-alive series of
 /// route requests.
 fn serve(conn: UnixStream, shared: &Shared) {
-    let Ok(read_half) = conn.try_clone() else {
-        return;
-    };
-    if conn.set_write_timeout(Some(shared.idle)).is_err() {
-        return;
-    }
-    let mut reader = BufReader::with_capacity(AGENT_BUF, AgentReader::new(read_half, shared.idle));
-    let mut first = true;
-    loop {
-        if !first {
-            // Between requests the client may idle (a pooled connection);
-            // once its next request starts, the head deadline applies.
-            reader.get_mut().idle_mode();
-            match reader.fill_buf() {
-                Ok(b) if !b.is_empty() => {}
-                _ => return,
-            }
-        }
-        first = false;
-        reader.get_mut().head_mode(Instant::now() + HEAD_TIMEOUT);
-        let head = match head::read_request(&mut reader) {
-            Ok(h) => h,
-            Err(HeadError::Closed | HeadError::Io(_)) => return,
-            Err(HeadError::TooLarge) => {
-                reply::refuse(&conn, 431, "bad_request", "request head too large");
-                return;
-            }
-            Err(HeadError::Malformed(what)) => {
-                reply::refuse(&conn, 400, "bad_request", &format!("malformed {what}"));
-                return;
-            }
-        };
-        reader.get_mut().idle_mode();
+    server::request_loop(&conn, shared.idle, &|conn, reader, head| {
         if head.method == "CONNECT" {
-            connect::tunnel(&conn, reader, &head, shared);
-            return;
+            connect::tunnel(conn, reader, head, shared);
+            return false;
         }
-        if !route::handle(&conn, &mut reader, &head, shared) {
-            return;
-        }
-    }
+        route::handle(conn, reader, head, shared)
+    });
 }
 
 #[cfg(test)]
@@ -299,6 +217,7 @@ mod tests {
     use super::testkit::{agent_exchange, closed_without_a_byte, Harness};
     use super::*;
     use std::io::{Read, Write};
+    use std::time::Instant;
 
     #[test]
     fn deny_all_refuses_connect_silently_and_routes_with_404() {

@@ -108,7 +108,7 @@ enum Target<'a> {
 
 /// Serves one non-CONNECT request. True when the connection may carry
 /// another request.
-pub fn handle(
+pub(super) fn handle(
     agent: &UnixStream,
     reader: &mut BufReader<AgentReader>,
     req: &RequestHead,
@@ -156,20 +156,30 @@ pub fn handle(
         reply::refuse(agent, 401, event::PROXY_TOKEN_INVALID, message);
         return false;
     }
-    let mut outcome = Outcome {
-        status: 502,
-        up: 0,
-        down: 0,
+    let mut outcome = Outcome::default();
+    let keep = match shared.tls.as_ref() {
+        Some(tls) => {
+            let ctx = Upstreams {
+                tls,
+                egress: &shared.egress,
+                idle: shared.idle,
+            };
+            forward(
+                agent,
+                reader,
+                req,
+                route,
+                (rest, query),
+                &ctx,
+                &mut |_| {},
+                &mut outcome,
+            )
+        }
+        None => {
+            reply::refuse(agent, 502, "upstream_unavailable", "no TLS configuration");
+            false
+        }
     };
-    let keep = exchange(
-        agent,
-        reader,
-        req,
-        route,
-        (rest, query),
-        shared,
-        &mut outcome,
-    );
     shared.emit(Event::Route {
         route: name.to_string(),
         method: req.method.clone(),
@@ -182,22 +192,53 @@ pub fn handle(
     keep
 }
 
-/// What an exchange did, for its event.
-struct Outcome {
-    status: u16,
-    up: u64,
-    down: u64,
+/// What a forwarded request did, for its event.
+pub struct Outcome {
+    /// Status sent to the client (502 until the upstream answered, 400 for
+    /// a refused request).
+    pub status: u16,
+    /// Request body bytes sent upstream.
+    pub up: u64,
+    /// Response body bytes relayed to the client.
+    pub down: u64,
 }
 
-/// The authenticated part: checks, upstream request, response relay.
-/// `dest` is the path under the route and the query.
-fn exchange(
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome {
+            status: 502,
+            up: 0,
+            down: 0,
+        }
+    }
+}
+
+/// How upstreams are reached: TLS roots, the `[egress]` rules, and how
+/// long a connection may sit without traffic.
+pub struct Upstreams<'a> {
+    /// rustls client configuration (webpki roots plus `ca_file`).
+    pub tls: &'a std::sync::Arc<rustls::ClientConfig>,
+    /// `[egress]`: static hosts, private address rules.
+    pub egress: &'a crate::egress::EgressConfig,
+    /// Idle timeout on the upstream socket.
+    pub idle: std::time::Duration,
+}
+
+/// The authenticated part, shared with `latchgate gateway`: checks, the
+/// upstream request with the client's credentials stripped and the key
+/// injected, then the response relayed as it arrives. `dest` is the path
+/// under the route and the query; `tap` sees each piece of the request
+/// body (decoded) as it goes upstream. True when the client connection
+/// may carry another request.
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
     agent: &UnixStream,
     reader: &mut BufReader<AgentReader>,
     req: &RequestHead,
     route: &Prepared,
     dest: (&str, Option<&str>),
-    shared: &Shared,
+    ctx: &Upstreams,
+    tap: &mut dyn FnMut(&[u8]),
     out: &mut Outcome,
 ) -> bool {
     let (rest, query) = dest;
@@ -220,15 +261,13 @@ fn exchange(
         reply::refuse(agent, 502, "upstream_unavailable", &message);
         false
     };
-    let Some(tls) = shared.tls.as_ref() else {
-        return unavailable("no TLS configuration".into());
-    };
+    let tls = ctx.tls;
     let url = &route.url;
     let host = url.bare_host();
     let deadline = Instant::now() + CONNECT_TIMEOUT;
-    let connected = upstream::resolve_checked(host, url.ip, url.port, &shared.egress, deadline)
+    let connected = upstream::resolve_checked(host, url.ip, url.port, ctx.egress, deadline)
         .and_then(|addrs| upstream::connect(&addrs, deadline))
-        .and_then(|sock| upstream::handshake(sock, host, url.ip, tls, deadline, shared.idle));
+        .and_then(|sock| upstream::handshake(sock, host, url.ip, tls, deadline, ctx.idle));
     let mut up = match connected {
         Ok(s) => s,
         Err(e) => return unavailable(format!("cannot reach {}: {e}", url.host)),
@@ -243,8 +282,8 @@ fn exchange(
         return unavailable(format!("{}: sending the request: {e}", url.host));
     }
     let body_sent = match framing {
-        Framing::Length(n) => body::copy_length(reader, &mut up, n),
-        Framing::Chunked => body::copy_chunked(reader, &mut up, true),
+        Framing::Length(n) => body::copy_length(reader, &mut up, n, tap),
+        Framing::Chunked => body::copy_chunked(reader, &mut up, true, tap),
         Framing::None | Framing::UntilClose => Ok(0),
     };
     match body_sent {
@@ -276,8 +315,8 @@ fn exchange(
     }
     let relayed = match framing {
         Framing::None => Ok(0),
-        Framing::Length(n) => body::copy_length(&mut upr, &mut w, n),
-        Framing::Chunked => body::copy_chunked(&mut upr, &mut w, req.http11),
+        Framing::Length(n) => body::copy_length(&mut upr, &mut w, n, &mut |_| {}),
+        Framing::Chunked => body::copy_chunked(&mut upr, &mut w, req.http11, &mut |_| {}),
         Framing::UntilClose => body::copy_until_close(&mut upr, &mut w),
     };
     match relayed {

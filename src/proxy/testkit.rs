@@ -90,10 +90,10 @@ impl Upstream {
                 let framing = body::request_framing(&head.headers).unwrap();
                 match framing {
                     Framing::Length(n) => {
-                        body::copy_length(&mut r, &mut body, n).unwrap();
+                        body::copy_length(&mut r, &mut body, n, &mut |_| {}).unwrap();
                     }
                     Framing::Chunked => {
-                        body::copy_chunked(&mut r, &mut body, false).unwrap();
+                        body::copy_chunked(&mut r, &mut body, false, &mut |_| {}).unwrap();
                     }
                     _ => {}
                 }
@@ -251,10 +251,10 @@ pub fn read_response<R: std::io::BufRead>(
     let mut body = Vec::new();
     match body::response_framing(&resp.headers, resp.status, method).unwrap() {
         Framing::Length(n) => {
-            body::copy_length(r, &mut body, n).unwrap();
+            body::copy_length(r, &mut body, n, &mut |_| {}).unwrap();
         }
         Framing::Chunked => {
-            body::copy_chunked(r, &mut body, false).unwrap();
+            body::copy_chunked(r, &mut body, false, &mut |_| {}).unwrap();
         }
         Framing::UntilClose => {
             r.read_to_end(&mut body).unwrap();

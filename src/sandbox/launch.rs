@@ -157,10 +157,8 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
 
     let (resolved, _missing) = routes::resolve(&spec.credentials, &opts.data_dir);
     if !spec.credentials.is_empty() && resolved.is_empty() {
-        eprintln!(
-            "latchgate sandbox: {}",
-            routes::none_resolved_warning(&spec.credentials)
-        );
+        // The seed's line, as is (tools grep for it).
+        eprintln!("{}", routes::none_resolved_warning(&spec.credentials));
     }
     let token = if resolved.is_empty() {
         None
