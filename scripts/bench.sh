@@ -9,3 +9,7 @@ export LATCHGATE_MCP_BIN="$PWD/target/x86_64-unknown-linux-musl/release/latchgat
 cargo test --release --locked --test bench_load -- --ignored --nocapture
 cargo test --release --locked --test bench_mcp -- --ignored --nocapture
 cargo test --release --locked --test bench_sandbox -- --ignored --nocapture
+# Egress proxy (issue 7): socat is only the tunnel's point of comparison.
+command -v socat >/dev/null || { apt-get update -qq && apt-get install -y -qq socat; }
+cargo test --release --locked --test bench_proxy -- --ignored --nocapture
+cargo test --release --locked --test bench_bridge -- --ignored --nocapture

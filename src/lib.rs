@@ -5,12 +5,14 @@
 
 pub mod approval;
 pub mod auth;
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod egress;
 pub mod evidence;
 pub mod gate;
+pub mod gateway;
 pub mod json;
 pub mod mcp;
 pub mod net;

@@ -5,6 +5,8 @@ pub mod actions;
 pub mod admin_ops;
 pub mod approvals;
 pub mod audit;
+pub mod bridge;
+pub mod gateway;
 pub mod operator;
 pub mod policy;
 pub mod sandbox;
@@ -33,7 +35,9 @@ Commands:
   drain                                               refuse new calls, let calls in flight finish
   actions  list | show ID                             the actions, their risk, egress and secrets
   secrets  set NAME | list | rm NAME                  the secret store (values from stdin, never shown)
-  sandbox  [--profile P] [flags] --print-config [-- CMD...]  the agent sandbox's plan (see --help)
+  sandbox  [--profile P] [flags] [-- CMD...]         run an agent contained (see --help)
+  gateway  --listen-unix PATH [--config FILE]        LLM credential gateway on a Unix socket
+  bridge   --listen ADDR|PATH --connect ADDR|PATH    relay TCP/Unix connections (replaces socat)
   version                                             print the version
   help                                                this text
 
@@ -60,6 +64,8 @@ pub fn main() -> i32 {
         Some("secrets") => secrets::run(rest),
         Some("actions") => actions::run(rest),
         Some("sandbox") => sandbox::run(rest),
+        Some("gateway") => gateway::run(rest),
+        Some("bridge") => bridge::run(rest),
         Some("version" | "--version" | "-V") => {
             println!("latchgate {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -69,7 +75,7 @@ pub fn main() -> i32 {
             Ok(0)
         }
         _ => Err(format!(
-            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, actions, secrets, sandbox, version, help",
+            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, actions, secrets, sandbox, gateway, bridge, version, help",
             cmd.to_string_lossy()
         )),
     };

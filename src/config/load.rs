@@ -40,6 +40,7 @@ const TOP_KEYS: &[&str] = &[
     "fs_root_allowed_prefixes",
     "egress",
     "sandbox",
+    "gateway",
 ];
 const EGRESS_KEYS: &[&str] = &["ca_file", "allow_private", "hosts"];
 
@@ -98,6 +99,7 @@ pub fn load_from_str(
         fs_root_allowed_prefixes: Vec::new(),
         egress: EgressSettings::default(),
         sandbox: None,
+        gateway: None,
     };
     let mut data_dir = None;
     let mut admin_uds = None;
@@ -171,6 +173,8 @@ pub fn load_from_str(
             "egress" => cfg.egress = egress(&ctx, item, &rel)?,
             // Validated by `latchgate sandbox`, not by the gate.
             "sandbox" => cfg.sandbox = Some((origin.to_string(), ctx.table(key, item)?.clone())),
+            // Validated by `latchgate gateway` (src/gateway/config.rs).
+            "gateway" => cfg.gateway = Some((origin.to_string(), ctx.table(key, item)?.clone())),
             other => {
                 return Err(ctx.err(
                     other,

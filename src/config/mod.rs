@@ -134,6 +134,9 @@ pub struct Config {
     /// The raw `[sandbox]` table and the file it came from; the gate ignores
     /// it and `latchgate sandbox` validates it (src/sandbox/).
     pub sandbox: Option<(String, crate::toml::Table)>,
+    /// The raw `[gateway]` table and the file it came from, validated by
+    /// `latchgate gateway` (src/gateway/config.rs).
+    pub gateway: Option<(String, crate::toml::Table)>,
 }
 
 impl Config {

@@ -182,7 +182,10 @@ impl Proxy {
             Arc::new(move |conn| serve(conn, &shared));
         let accept = std::thread::Builder::new()
             .name("proxy-accept".into())
-            .spawn(move || server::accept_loop(&l, &s, limit, "proxy-conn", serve_one))?;
+            .spawn(move || {
+                let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                server::accept_loop(&l, &s, &live, limit, "proxy-conn", serve_one)
+            })?;
         Ok(Proxy {
             listener,
             stopping,

@@ -27,6 +27,9 @@ const STRIPPED_REQUEST: &[&str] = &[
     "x-api-key",
     "proxy-authorization",
     token::TOKEN_HEADER,
+    // The gateway's provider selector and transaction token.
+    "x-provider",
+    "txn-token",
     "proxy-connection",
     "connection",
     "keep-alive",

@@ -32,15 +32,16 @@ pub type OnRequest<'a> =
 
 /// Accepts until `stopping` is set and the listener is shut down, or the
 /// listener keeps failing. Each connection runs `serve` on its own thread;
-/// beyond `limit` at once, a connection is closed at once.
+/// `live` counts them, and beyond `limit` at once a connection is closed
+/// at once.
 pub fn accept_loop(
     listener: &UnixListener,
     stopping: &AtomicBool,
+    live: &Arc<AtomicUsize>,
     limit: usize,
     thread_name: &str,
     serve: Arc<dyn Fn(UnixStream) + Send + Sync>,
 ) {
-    let live = Arc::new(AtomicUsize::new(0));
     let mut failures = 0u32;
     for conn in listener.incoming() {
         let conn = match conn {

@@ -188,7 +188,10 @@ fn list<T>(
         .collect()
 }
 
-fn routes(
+/// Reads credential route tables (`[<prefix>.NAME]`: upstream, header,
+/// format, key_source), each checked by `validate::route`; also used for
+/// the gateway's providers.
+pub(crate) fn routes(
     ctx: &Fields,
     prefix: &str,
     table: &Table,

@@ -421,20 +421,29 @@ fn session_token() -> Result<String, String> {
 
 /// A new private directory for this session's sockets.
 fn session_dir(owner: Option<(u32, u32)>) -> Result<PathBuf, String> {
-    let base = match (owner, std::env::var_os("XDG_RUNTIME_DIR")) {
-        (None, Some(x)) if Path::new(&x).is_dir() => PathBuf::from(x),
-        _ => std::env::temp_dir(),
-    };
+    // A tmpfs only its owner can write is best: /run as root, the user's
+    // runtime directory otherwise; the temporary directory is the fallback.
+    let mut bases: Vec<PathBuf> = Vec::new();
+    match owner {
+        Some(_) => bases.push(PathBuf::from("/run")),
+        None => bases.extend(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)),
+    }
+    bases.push(std::env::temp_dir());
     let mut b = [0u8; 8];
     crate::crypto::random::fill(&mut b).map_err(|e| format!("randomness: {e}"))?;
     let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let dir = base.join(format!("latchgate-sandbox-{name}"));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| format!("cannot create the session directory {}: {e}", dir.display()))?;
-    set_owner_mode(&dir, owner, 0o700)?;
-    Ok(dir)
+    let mut last = String::new();
+    for base in bases.iter().filter(|b| b.is_dir()) {
+        let dir = base.join(format!("latchgate-sandbox-{name}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {
+                set_owner_mode(&dir, owner, 0o700)?;
+                return Ok(dir);
+            }
+            Err(e) => last = format!("{}: {e}", dir.display()),
+        }
+    }
+    Err(format!("cannot create the session directory ({last})"))
 }
 
 use std::os::unix::fs::DirBuilderExt;

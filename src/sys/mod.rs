@@ -6,6 +6,7 @@ pub mod kernel;
 pub mod memfd;
 pub mod openat2;
 pub mod pty;
+pub mod readyfd;
 pub mod signals;
 pub mod spawn;
 pub mod tty;
