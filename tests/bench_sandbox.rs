@@ -174,13 +174,17 @@ fn bench_sandbox_start() {
          | plain bwrap | {b50:.2} ms | {b95:.2} ms |\n\n\
          Ratio {ratio:.2}x, {extra:.2} ms more at p50: {verdict} the aim (at most 1.25x and at most 10 ms more). LatchGate v0.2 on this kind of machine: 130.6 ms \
          against bwrap's 3.7 ms.\n\n\
-         Where the difference goes (in-process timers and bwrap-with-init runs on this machine, 2026-11-23): \
-         latchgate's own process start is about 0.8 ms and its preparation (configuration, session directory \
-         and proxy socket, memfds, the fork that becomes bwrap) about 1-2 ms; sandbox-init's layers (Landlock \
-         rules, seccomp, capability checks, verification) about 0.7 ms; the agent then runs as a child of PID 1 \
-         (one more fork) because init must stay as PID 1 for the forwarder and signal relay. The 1.25x aim \
-         would leave about 2 ms for all of that; two extra process starts already take most of it, so the \
-         ratio is reported as measured rather than met. Against v0.2, which copied its 47 MB binary and slept \
+         Where the difference goes (in-process timers on this machine, 2026-11-23, session 4): \
+         from latchgate's start to bwrap's spawn about 1 ms (configuration, identity, layout, memfds, the \
+         session directory on tmpfs and the proxy socket); the spawn itself 1.3-2.5 ms (fork, the network \
+         namespace made on the host side with loopback up, the switch to the agent's uid, exec of bwrap; \
+         the baseline's bwrap makes its network namespace too); bwrap plus sandbox-init's layers (Landlock \
+         rules, seccomp, capability checks, verification, the forwarder) until the ready byte; the agent as \
+         a child of PID 1 (one more fork, since init stays PID 1 for the forwarder and signal relay); then \
+         the session's events (sandbox_started, sandbox_ended) written by the recorder thread and joined \
+         before exit, about 0.2-0.4 ms. The 1.25x aim leaves about 2 ms for all of that; an extra exec \
+         (sandbox-init), an extra fork (the agent) and the host-side supervisor already take most of it, so \
+         the ratio is reported as measured rather than met. Against v0.2, which copied its 47 MB binary and slept \
          in a probe on every launch, the start is about 10x faster.\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         kernel.trim(),

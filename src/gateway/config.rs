@@ -9,7 +9,7 @@
 //! allowed_uids = [1000]               # peer uids (SO_PEERCRED); default: the gateway's own
 //! default_provider = "anthropic"      # without an X-Provider header
 //! idle_timeout_secs = 600             # per read or write, upstream and client
-//! max_connections = 256
+//! max_connections = 1024
 //! ledger_dir = "gateway-ledger"       # default <data_dir>/gateway-ledger
 //! token_file = "/etc/latchgate/gateway.token"   # callers must present it, or:
 //! [gateway.jwt]                       # callers must present a signed token
@@ -50,7 +50,7 @@ pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
 /// The default socket mode: owner and group.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 /// The default connection limit.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Signed-token settings.
 #[derive(Clone, Debug, PartialEq)]

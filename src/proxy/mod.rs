@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Most connections served at once; more are closed at once (a reset).
-pub const MAX_CONNECTIONS: usize = 256;
+pub const MAX_CONNECTIONS: usize = 1024;
 /// DNS plus TCP connect (plus the TLS handshake for routes) to an upstream.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default idle timeout: long enough for a long agent turn.
