@@ -9,6 +9,7 @@ pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod doctor;
 pub mod egress;
 pub mod evidence;
 pub mod gate;

@@ -6,6 +6,8 @@ pub mod admin_ops;
 pub mod approvals;
 pub mod audit;
 pub mod bridge;
+pub mod completions;
+pub mod doctor;
 pub mod gateway;
 pub mod operator;
 pub mod policy;
@@ -38,6 +40,8 @@ Commands:
   sandbox  [--profile P] [flags] [-- CMD...]         run an agent contained (see --help)
   gateway  --listen-unix PATH [--config FILE]        LLM credential gateway on a Unix socket
   bridge   --listen ADDR|PATH --connect ADDR|PATH    relay TCP/Unix connections (replaces socat)
+  doctor   [--json] [--config FILE]                   check this host: kernel, namespaces, Landlock, seccomp, bwrap, files, gate
+  completions bash|zsh|fish [--mcp]                   print a shell completion script
   version                                             print the version
   help                                                this text
 
@@ -66,6 +70,8 @@ pub fn main() -> i32 {
         Some("sandbox") => sandbox::run(rest),
         Some("gateway") => gateway::run(rest),
         Some("bridge") => bridge::run(rest),
+        Some("doctor") => doctor::run(rest),
+        Some("completions") => completions::run(rest),
         Some("version" | "--version" | "-V") => {
             println!("latchgate {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -75,7 +81,7 @@ pub fn main() -> i32 {
             Ok(0)
         }
         _ => Err(format!(
-            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, actions, secrets, sandbox, gateway, bridge, version, help",
+            "unknown command `{}`; commands: up, audit, verify, status, approvals, policy, reload, revoke-all, drain, actions, secrets, sandbox, gateway, bridge, doctor, completions, version, help",
             cmd.to_string_lossy()
         )),
     };

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod approvals;
 pub mod budget;
+pub mod confine;
 pub mod discovery;
 pub mod errors;
 pub mod fsio;

@@ -117,6 +117,9 @@ pub fn run(cfg: Config) -> Result<(), String> {
     // Checked before anything is opened, so the message names the real problem.
     refuse_live_socket(&cfg.listen_uds_path)?;
     refuse_live_socket(&cfg.listen_admin_uds_path)?;
+    // Before Gate::open: it starts threads, and Landlock binds only the
+    // calling thread and those it starts later (see confine.rs).
+    super::confine::confine(&cfg)?;
     let gate = Arc::new(Gate::open(cfg)?);
     let cfg = &gate.cfg;
     let admin_unix = bind_socket(&cfg.listen_admin_uds_path, 0o600)?;

@@ -3,10 +3,12 @@
 
 pub mod events;
 pub mod kernel;
+pub mod landlock;
 pub mod memfd;
 pub mod openat2;
 pub mod pty;
 pub mod readyfd;
+pub mod seccomp;
 pub mod signals;
 pub mod spawn;
 pub mod tty;
