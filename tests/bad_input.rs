@@ -38,27 +38,27 @@ fn malformed_requests_get_json_errors_and_the_gate_survives() {
         b"GARBAGE\r\n\r\n".to_vec(),
         b"GET\r\n\r\n".to_vec(),
         b"GET / HTTP/9.9\r\n\r\n".to_vec(),
-        b"get /healthz HTTP/1.1\r\n\r\n".to_vec(),
-        b"POST /v1/leases HTTP/1.1\r\nContent-Length: -1\r\n\r\n".to_vec(),
-        b"POST /v1/leases HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n".to_vec(),
-        b"POST /v1/leases HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
-        b"POST /v1/leases HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
-        b"POST /v1/leases HTTP/1.1\r\nContent-Length: 5\r\n\r\n{\"a\":".to_vec(),
-        b"POST /v1/leases HTTP/1.1\r\nContent-Length: 4\r\n\r\n\xff\xfe\x00\x01".to_vec(),
-        b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n".to_vec(),
-        b"GET /healthz HTTP/1.1\r\nX: a\x01b\r\n\r\n".to_vec(),
-        b"GET /v1/actions/%00/schema/request HTTP/1.1\r\n\r\n".to_vec(),
-        b"GET /v1/receipts/../../etc/passwd HTTP/1.1\r\n\r\n".to_vec(),
-        format!("POST /v1/actions/echo/execute HTTP/1.1\r\n{hdrs}Content-Length: 9\r\n\r\n[[[[[[[[[").into_bytes(),
-        format!("POST /v1/actions/echo/execute HTTP/1.1\r\nAuthorization: DPoP x.y.z\r\nDPoP: {}\r\nContent-Length: 2\r\n\r\n{{}}", "a.".repeat(5000)).into_bytes(),
-        format!("POST /v1/actions/echo/execute HTTP/1.1\r\n{hdrs}Content-Length: 40\r\n\r\n{}", "[".repeat(40)).into_bytes(),
+        b"get /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        b"POST /v1/leases HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n".to_vec(),
+        b"POST /v1/leases HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999999999\r\n\r\n".to_vec(),
+        b"POST /v1/leases HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+        b"POST /v1/leases HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+        b"POST /v1/leases HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n{\"a\":".to_vec(),
+        b"POST /v1/leases HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\n\xff\xfe\x00\x01".to_vec(),
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n".to_vec(),
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX: a\x01b\r\n\r\n".to_vec(),
+        b"GET /v1/actions/%00/schema/request HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        b"GET /v1/receipts/../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        format!("POST /v1/actions/echo/execute HTTP/1.1\r\nHost: localhost\r\n{hdrs}Content-Length: 9\r\n\r\n[[[[[[[[[").into_bytes(),
+        format!("POST /v1/actions/echo/execute HTTP/1.1\r\nHost: localhost\r\nAuthorization: DPoP x.y.z\r\nDPoP: {}\r\nContent-Length: 2\r\n\r\n{{}}", "a.".repeat(5000)).into_bytes(),
+        format!("POST /v1/actions/echo/execute HTTP/1.1\r\nHost: localhost\r\n{hdrs}Content-Length: 40\r\n\r\n{}", "[".repeat(40)).into_bytes(),
     ];
     let mut rng = Rng(0x5eed_1234_abcd_9876);
     let mut cases = fixed;
     for _ in 0..200 {
         // Random mutations of a valid execute request.
         let mut raw = format!(
-            "POST /v1/actions/echo/execute HTTP/1.1\r\n{hdrs}Content-Length: 2\r\n\r\n{{}}"
+            "POST /v1/actions/echo/execute HTTP/1.1\r\nHost: localhost\r\n{hdrs}Content-Length: 2\r\n\r\n{{}}"
         )
         .into_bytes();
         for _ in 0..(1 + rng.next() % 4) {

@@ -4,8 +4,8 @@
 //! Order per request: ledger healthy (503 `evidence_unavailable`) ->
 //! origin-form target (400) -> peer uid (403) -> credential (401) ->
 //! provider from `X-Provider` or the default (404 unknown, 503 key not
-//! set) -> forward (the route step: 400 bad path or framing, 502
-//! upstream) -> ledger event.
+//! set) -> forward (the route step: 400 bad path, framing or body, 405
+//! method, 408 slow body, 502 upstream) -> ledger event.
 
 use super::{Gateway, Provider};
 use crate::json::Map;
@@ -142,7 +142,10 @@ fn request(
         &mut rec.outcome,
     );
     rec.model = sniffer.model().map(str::to_string);
-    rec.decision = if rec.outcome.status == 400 || rec.outcome.status == 502 {
+    rec.decision = if let Some(code) = rec.outcome.refused {
+        rec.reason = Some(code);
+        "deny"
+    } else if rec.outcome.status == 502 {
         "error"
     } else {
         "allow"

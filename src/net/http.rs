@@ -8,6 +8,16 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Most header lines we accept.
 pub const MAX_HEADERS: usize = 100;
 
+/// Header fields a request may carry at most once.
+const SINGLETON_FIELDS: [&str; 6] = [
+    "host",
+    "authorization",
+    "dpop",
+    "content-type",
+    "transfer-encoding",
+    "txn-token",
+];
+
 /// One parsed request.
 #[derive(Debug)]
 pub struct Request {
@@ -122,6 +132,7 @@ pub fn read_request<R: BufRead>(r: &mut R, max_body: usize) -> Result<Request, R
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(bad(400, "bad_request", "malformed method"));
     }
+    let http11 = version == "HTTP/1.1";
     let keep_alive_default = match version {
         "HTTP/1.1" => true,
         "HTTP/1.0" => false,
@@ -187,6 +198,17 @@ pub fn read_request<R: BufRead>(r: &mut R, max_body: usize) -> Result<Request, R
             .filter(move |(k, _)| k == n)
             .map(|(_, v)| v.as_str())
     }
+    // Fields that must appear at most once: with two, which one a check reads
+    // and which one a later step uses could differ (RFC 9110 §5.3; RFC 9449 §4.3
+    // for DPoP). HTTP/1.1 also requires exactly one Host (RFC 9112 §3.2).
+    for name in SINGLETON_FIELDS {
+        if find(&headers, name).nth(1).is_some() {
+            return Err(bad(400, "bad_request", format!("repeated {name} header")));
+        }
+    }
+    if http11 && find(&headers, "host").next().is_none() {
+        return Err(bad(400, "bad_request", "missing Host header"));
+    }
     let keep_alive = match find(&headers, "connection")
         .next()
         .map(|v| v.to_ascii_lowercase())
@@ -219,9 +241,8 @@ pub fn read_request<R: BufRead>(r: &mut R, max_body: usize) -> Result<Request, R
     } else {
         let len = match lengths.as_slice() {
             [] => 0,
-            [one] => one
-                .parse::<usize>()
-                .map_err(|_| bad(400, "bad_request", "invalid Content-Length"))?,
+            [one] => parse_digits(one, 10)
+                .ok_or_else(|| bad(400, "bad_request", "invalid Content-Length"))?,
             _ => return Err(bad(400, "bad_request", "repeated Content-Length")),
         };
         if len > max_body {
@@ -258,8 +279,8 @@ fn read_chunked<R: BufRead>(r: &mut R, max_body: usize) -> Result<Vec<u8>, ReadE
             .split(';')
             .next()
             .unwrap_or("");
-        let size = usize::from_str_radix(size_text.trim(), 16)
-            .map_err(|_| bad(400, "bad_request", "bad chunk size"))?;
+        let size = parse_digits(size_text.trim_end_matches([' ', '\t']), 16)
+            .ok_or_else(|| bad(400, "bad_request", "bad chunk size"))?;
         if size == 0 {
             // Trailers: read until the empty line.
             loop {
@@ -286,6 +307,16 @@ fn read_chunked<R: BufRead>(r: &mut R, max_body: usize) -> Result<Vec<u8>, ReadE
             return Err(bad(400, "bad_request", "chunk not followed by CRLF"));
         }
     }
+}
+
+/// Parses a Content-Length (radix 10) or chunk size (radix 16): digits only.
+/// `usize::from_str_radix` alone would also take a leading `+`, which RFC 9112
+/// does not allow and another parser on the path may read differently.
+fn parse_digits(text: &str, radix: u32) -> Option<usize> {
+    if text.is_empty() || !text.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    usize::from_str_radix(text, radix).ok()
 }
 
 fn is_token_byte(b: u8) -> bool {
@@ -422,14 +453,16 @@ mod tests {
 
     #[test]
     fn chunked_body() {
-        let r = parse(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
-            .unwrap();
+        let r = parse(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(r.body, b"{}");
     }
 
     #[test]
     fn limits_and_malformed() {
-        let over = parse(b"POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n");
+        let over = parse(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n");
         assert!(matches!(over, Err(ReadError::Bad(413, _, _))));
         assert!(matches!(
             parse(b"GET /\r\n\r\n"),
@@ -444,7 +477,7 @@ mod tests {
             Err(ReadError::Bad(505, _, _))
         ));
         assert!(matches!(
-            parse(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            parse(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
             Err(ReadError::Bad(400, _, _))
         ));
         let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
@@ -455,12 +488,59 @@ mod tests {
 
     #[test]
     fn never_panics_on_prefixes() {
-        let raw = b"POST /a?b=%zz%4 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nff\r\nabc";
+        let raw = b"POST /a?b=%zz%4 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nff\r\nabc";
         for end in 0..raw.len() {
             let _ = parse(&raw[..end]);
         }
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("a%41"), "aA");
+    }
+
+    fn status_of(raw: &[u8]) -> Option<u16> {
+        match parse(raw) {
+            Err(ReadError::Bad(status, _, _)) => Some(status),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn lengths_and_chunk_sizes_are_digits_only() {
+        for cl in ["+2", "-2", " 2x", "0x2", "2 2", ""] {
+            let raw = format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {cl}\r\n\r\n{{}}");
+            assert_eq!(
+                status_of(raw.as_bytes()),
+                Some(400),
+                "Content-Length {cl:?}"
+            );
+        }
+        for size in ["+2", "-2", "0x2", ""] {
+            let raw = format!(
+                "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\n{{}}\r\n0\r\n\r\n"
+            );
+            assert_eq!(status_of(raw.as_bytes()), Some(400), "chunk size {size:?}");
+        }
+        let ok = parse(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y \r\n{}\r\n0\r\n\r\n");
+        assert_eq!(ok.unwrap().body, b"{}");
+    }
+
+    #[test]
+    fn fields_that_must_be_single_are_refused_twice() {
+        for name in ["Host", "Authorization", "DPoP", "Content-Type", "Txn-Token"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: h\r\n{name}: a\r\n{name}: b\r\n\r\n");
+            let raw = raw.replace("Host: h\r\nHost: a", "Host: a");
+            assert_eq!(status_of(raw.as_bytes()), Some(400), "{name}");
+        }
+        // Lower and mixed case are the same field.
+        assert_eq!(
+            status_of(b"GET / HTTP/1.1\r\nHost: h\r\nDPoP: a\r\ndpop: b\r\n\r\n"),
+            Some(400)
+        );
+    }
+
+    #[test]
+    fn http11_needs_a_host_and_http10_does_not() {
+        assert_eq!(status_of(b"GET / HTTP/1.1\r\n\r\n"), Some(400));
+        assert!(parse(b"GET / HTTP/1.0\r\n\r\n").is_ok());
     }
 }

@@ -200,15 +200,18 @@ fn serve_connection<H: Handler>(
         return;
     };
     let mut writer = write_half;
-    let mut reader = BufReader::with_capacity(8192, conn);
+    let mut reader = BufReader::with_capacity(8192, DeadlineReader::new(conn));
     loop {
+        // One deadline for waiting for the request and receiving all of it:
+        // a client trickling a byte at a time cannot hold a thread longer.
+        reader.get_mut().deadline = Instant::now() + limits.read_timeout;
         let req = match http::read_request(&mut reader, limits.max_body) {
             Ok(r) => r,
             Err(ReadError::Closed) | Err(ReadError::Io(_)) => return,
             Err(ReadError::Bad(status, code, msg)) => {
                 let body = crate::obj! { "error" => code, "message" => msg }.to_json();
                 if http::write_response(&mut writer, &Response::json(status, body), false).is_ok() {
-                    linger(&mut writer, reader.get_mut());
+                    linger(&mut writer, &mut reader.get_mut().conn);
                 }
                 return;
             }
@@ -239,6 +242,37 @@ fn linger(writer: &mut Conn, reader: &mut Conn) {
     }
 }
 
+/// The reading side of a connection, where every read must finish before
+/// one deadline (a per-read timeout alone would let a client that sends a
+/// byte just before each timeout keep its thread forever).
+struct DeadlineReader {
+    conn: Conn,
+    deadline: Instant,
+}
+
+impl DeadlineReader {
+    fn new(conn: Conn) -> DeadlineReader {
+        DeadlineReader {
+            conn,
+            deadline: Instant::now(),
+        }
+    }
+}
+
+impl Read for DeadlineReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "request took too long to arrive",
+            ));
+        }
+        self.conn.set_read_timeout(left)?;
+        self.conn.read(buf)
+    }
+}
+
 /// A connected stream of either kind.
 enum Conn {
     Unix(UnixStream),
@@ -256,6 +290,12 @@ impl Conn {
                 s.set_read_timeout(Some(read))?;
                 s.set_write_timeout(Some(write))
             }
+        }
+    }
+    fn set_read_timeout(&self, read: Duration) -> std::io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(Some(read)),
+            Conn::Tcp(s) => s.set_read_timeout(Some(read)),
         }
     }
     fn raw_fd(&self) -> std::os::fd::RawFd {
@@ -299,5 +339,53 @@ impl Write for Conn {
             Conn::Unix(s) => s.flush(),
             Conn::Tcp(s) => s.flush(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Ok200;
+    impl Handler for Ok200 {
+        fn handle(&self, _req: &Request, _peer: &Peer) -> Response {
+            Response::json(200, "{}".into())
+        }
+    }
+
+    #[test]
+    fn a_trickling_client_is_ended_at_the_request_deadline() {
+        let path = std::env::temp_dir().join(format!("lg-trickle-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let limits = Limits {
+            max_connections: 4,
+            max_body: 1024,
+            read_timeout: Duration::from_millis(400),
+            write_timeout: Duration::from_secs(1),
+        };
+        let shutdown = Arc::new(Shutdown::default());
+        spawn(
+            Listener::Unix(listener),
+            Arc::new(Ok200),
+            limits,
+            Arc::clone(&shutdown),
+        )
+        .unwrap();
+        let mut c = UnixStream::connect(&path).unwrap();
+        let start = Instant::now();
+        // A byte every 100 ms: each read is quick, the request never ends.
+        let mut ended = None;
+        for b in b"GET / HTTP/1.1\r\nHost: h\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if c.write_all(&[*b]).is_err() {
+                ended = Some(start.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let ended = ended.expect("the server kept reading a request that never ended");
+        assert!(ended < Duration::from_secs(2), "ended after {ended:?}");
+        shutdown.begin();
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -15,7 +15,7 @@ use super::event::{self, Event};
 use super::head::{self, RequestHead};
 use super::{reply, token, upstream, Route, Shared, CONNECT_TIMEOUT};
 use crate::egress::Url;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
@@ -197,9 +197,12 @@ pub(super) fn handle(
 
 /// What a forwarded request did, for its event.
 pub struct Outcome {
-    /// Status sent to the client (502 until the upstream answered, 400 for
+    /// Status sent to the client (502 until the upstream answered, 4xx for
     /// a refused request).
     pub status: u16,
+    /// The error code when the request itself was refused (bad path,
+    /// framing, method or body): the client's fault, not the upstream's.
+    pub refused: Option<&'static str>,
     /// Request body bytes sent upstream.
     pub up: u64,
     /// Response body bytes relayed to the client.
@@ -210,6 +213,7 @@ impl Default for Outcome {
     fn default() -> Outcome {
         Outcome {
             status: 502,
+            refused: None,
             up: 0,
             down: 0,
         }
@@ -245,11 +249,24 @@ pub fn forward(
     out: &mut Outcome,
 ) -> bool {
     let (rest, query) = dest;
-    let refuse = |out: &mut Outcome, message: &str| {
-        out.status = 400;
-        reply::refuse(agent, 400, "bad_request", message);
+    let refuse_with = |out: &mut Outcome, status: u16, code: &'static str, message: &str| {
+        out.status = status;
+        out.refused = Some(code);
+        reply::refuse(agent, status, code, message);
         false
     };
+    let refuse = |out: &mut Outcome, message: &str| refuse_with(out, 400, "bad_request", message);
+    // The key is injected into whatever goes upstream: a method that makes
+    // a server reflect the request (TRACE) or reinterpret it (CONNECT)
+    // would hand the key back to the client.
+    if !FORWARDED_METHODS.contains(&req.method.as_str()) {
+        let message = format!(
+            "method {} is not forwarded; allowed: {}",
+            req.method.chars().take(32).collect::<String>(),
+            FORWARDED_METHODS.join(", ")
+        );
+        return refuse_with(out, 405, "method_not_allowed", &message);
+    }
     if !safe_path(rest) {
         return refuse(
             out,
@@ -284,14 +301,32 @@ pub fn forward(
     if let Err(e) = sent {
         return unavailable(format!("{}: sending the request: {e}", url.host));
     }
+    let mut upw = SideWriter {
+        inner: &mut up,
+        failed: false,
+    };
     let body_sent = match framing {
-        Framing::Length(n) => body::copy_length(reader, &mut up, n, tap),
-        Framing::Chunked => body::copy_chunked(reader, &mut up, true, tap),
+        Framing::Length(n) => body::copy_length(reader, &mut upw, n, tap),
+        Framing::Chunked => body::copy_chunked(reader, &mut upw, true, tap),
         Framing::None | Framing::UntilClose => Ok(0),
     };
     match body_sent {
         Ok(n) => out.up = n,
-        Err(e) => return unavailable(format!("{}: relaying the request body: {e}", url.host)),
+        Err(e) if upw.failed => {
+            return unavailable(format!("{}: relaying the request body: {e}", url.host))
+        }
+        // Not the upstream: the client's body was malformed, cut short or
+        // too slow. The upstream connection is dropped with it.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            let message = format!("the request body did not arrive in time: {e}");
+            return refuse_with(out, 408, "request_timeout", &message);
+        }
+        Err(e) => return refuse(out, &format!("malformed or truncated request body: {e}")),
     }
     let mut upr = BufReader::with_capacity(body::PIECE, up);
     let resp = match final_response(&mut upr) {
@@ -328,6 +363,31 @@ pub fn forward(
             keep
         }
         Err(_) => false,
+    }
+}
+
+/// Methods a credential route forwards (RFC 9110's, without TRACE and
+/// CONNECT).
+pub const FORWARDED_METHODS: [&str; 7] =
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// The upstream side of a body copy, remembering whether a write failed so
+/// that a failed copy can be blamed on the right side.
+struct SideWriter<'a, W: Write> {
+    inner: &'a mut W,
+    failed: bool,
+}
+
+impl<W: Write> Write for SideWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.failed |= r.is_err();
+        r
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.inner.flush();
+        self.failed |= r.is_err();
+        r
     }
 }
 
@@ -1174,5 +1234,50 @@ mod tests {
             assert_eq!(resp.status, 400, "{req}");
         }
         assert!(up.try_next(Duration::from_millis(200)).is_none());
+    }
+
+    #[test]
+    fn methods_that_reflect_or_tunnel_are_refused_with_405() {
+        let up = Upstream::start(vec![]);
+        let h = proxy_to(&up);
+        for method in ["TRACE", "PROPFIND", "TRACK"] {
+            let req =
+                format!("{method} /anthropic/v1/messages HTTP/1.1\r\nx-api-key: {TOKEN}\r\n\r\n");
+            let (resp, body) = send(&h, &req);
+            assert_eq!(resp.status, 405, "{method}: {body}");
+            assert!(body.contains("method_not_allowed"), "{body}");
+        }
+        assert!(up.try_next(Duration::from_millis(200)).is_none());
+    }
+
+    #[test]
+    fn a_malformed_request_body_is_400_not_502() {
+        for body in [
+            // Chunk size that is not hex.
+            "zz\r\nab\r\n0\r\n\r\n",
+            // Chunk data longer than its size.
+            "2\r\nabcdef\r\n0\r\n\r\n",
+            // Cut short: the client half-closes in the middle of a chunk.
+            "10\r\nabc",
+        ] {
+            let up = Upstream::start(vec![ok_reply("{}")]);
+            let h = proxy_to(&up);
+            let a = h.agent();
+            let req = format!(
+                "POST /anthropic/v1/messages HTTP/1.1\r\nx-api-key: {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+            );
+            (&a).write_all(req.as_bytes()).unwrap();
+            a.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut r = BufReader::new(&a);
+            let (resp, text) = read_response(&mut r, "POST");
+            let text = String::from_utf8_lossy(&text).into_owned();
+            assert_eq!(resp.status, 400, "{body:?}: {text}");
+            assert!(text.contains("bad_request"), "{text}");
+            let events = h.wait_events(1);
+            assert!(
+                matches!(&events[0], Event::Route { status: 400, .. }),
+                "{events:?}"
+            );
+        }
     }
 }
