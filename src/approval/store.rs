@@ -19,8 +19,12 @@ pub const INTERRUPTED_CODE: &str = "interrupted";
 pub const INTERRUPTED_REASON: &str = "the gate stopped while this approved call was running; \
      it was not re-run (see `latchgate status` for its intent)";
 
-/// Terminal approvals completed longer ago than this may be compacted away.
+/// Terminal approvals completed longer ago than this may be compacted away
+/// (from the log at open, from memory while the gate runs).
 pub const RETAIN_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// How often `create` looks for approvals to forget from memory.
+const FORGET_EVERY_MS: i64 = 60_000;
 
 /// Where an approval stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,6 +280,8 @@ struct Inner {
     approvals: HashMap<String, Approval>,
     /// Ids whose stored status is `Pending` (expired or not).
     pending: HashSet<String>,
+    /// When `forget_old` last ran (Unix ms).
+    last_forget_ms: i64,
 }
 
 impl Inner {
@@ -305,6 +311,22 @@ impl Inner {
             )
         })?;
         transition(cur, rec)
+    }
+
+    /// Drops from memory the approvals that became terminal over
+    /// [`RETAIN_MS`] before `now_ms` (at most once a minute), so a gate
+    /// that runs for weeks does not keep every approval it ever held. They
+    /// stay in the log until `open` compacts it; a terminal approval takes
+    /// no more records, and ids are UUIDv7 (time-ordered), never reused.
+    fn forget_old(&mut self, now_ms: i64) {
+        if now_ms.saturating_sub(self.last_forget_ms) < FORGET_EVERY_MS {
+            return;
+        }
+        self.last_forget_ms = now_ms;
+        let cutoff = now_ms.saturating_sub(RETAIN_MS);
+        self.approvals.retain(|_, a| {
+            !(a.status.is_terminal() && a.completed_at_ms.is_some_and(|t| t < cutoff))
+        });
     }
 
     /// Pending ids at or past expiry at `now_ms`, oldest first.
@@ -424,6 +446,7 @@ impl ApprovalStore {
             log,
             approvals: HashMap::new(),
             pending: HashSet::new(),
+            last_forget_ms: 0,
         };
         // (approval id, line bytes with newline) for compaction.
         let mut kept: Vec<(String, &[u8])> = Vec::with_capacity(lines.len());
@@ -466,6 +489,8 @@ impl ApprovalStore {
         }
         let mut inner = self.lock();
         let now_ms = plan.created_at_ms;
+        // Creating is what adds approvals, so it is where old ones go.
+        inner.forget_old(now_ms);
         let waiting = inner
             .pending
             .iter()
@@ -1203,6 +1228,37 @@ mod tests {
         let (s, _) = ApprovalStore::open(&t.0, KEY, 100).unwrap();
         assert_eq!(s.get(&id(10), now).unwrap().status, Status::Denied);
         assert_eq!(std::fs::read_dir(&t.0).unwrap().count(), 2); // log + lock
+    }
+
+    #[test]
+    fn a_running_store_forgets_old_terminal_approvals() {
+        let t = TempDir::new("forget");
+        let (s, _) = ApprovalStore::open(&t.0, KEY, 100).unwrap();
+        let now = unix_now_millis();
+        let old = now - RETAIN_MS - 1000;
+        // Two decided long ago, one decided recently, one still pending.
+        for n in 0..2 {
+            s.create(sample(&id(n), old - 10, now + TTL)).unwrap();
+            s.deny(&id(n), "ops:bob", "no", old).unwrap();
+        }
+        s.create(sample(&id(2), old + 1000, now + TTL)).unwrap();
+        s.deny(&id(2), "ops:bob", "no", now - 5).unwrap();
+        s.create(sample(&id(3), old + 2000, old + TTL)).unwrap();
+        assert_eq!(s.list(None, 10, now).len(), 4);
+        // The next create (a minute after the last look) forgets the two.
+        s.create(sample(&id(4), now, now + TTL)).unwrap();
+        assert!(s.get(&id(0), now).is_none());
+        assert!(s.get(&id(1), now).is_none());
+        assert_eq!(s.get(&id(2), now).unwrap().status, Status::Denied);
+        // Pending (even past its expiry, not yet written) is never forgotten.
+        assert_eq!(s.get(&id(3), now).unwrap().status, Status::Expired);
+        assert_eq!(s.list(None, 10, now).len(), 3);
+        // Forgotten from memory only: the log still replays (and `open`
+        // compacts it once old approvals hold over half its records).
+        drop(s);
+        let (s, _) = ApprovalStore::open(&t.0, KEY, 100).unwrap();
+        assert_eq!(s.get(&id(2), now).unwrap().status, Status::Denied);
+        assert_eq!(s.get(&id(4), now).unwrap().status, Status::Pending);
     }
 
     #[test]

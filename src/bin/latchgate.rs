@@ -1,6 +1,6 @@
 //! The `latchgate` binary: argument parsing lives in the library.
 
-/// mimalloc (secure mode) instead of musl's single-lock malloc; see Cargo.toml.
+/// mimalloc instead of musl's single-lock malloc; see Cargo.toml.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

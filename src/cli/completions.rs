@@ -911,8 +911,13 @@ mod tests {
         let mut out = Vec::new();
         let mut current: Option<String> = None;
         for line in src.lines() {
+            let mut line = line;
             if current.is_none() && starts.iter().any(|m| line.contains(m)) {
                 current = Some(String::new());
+                // A text may start on the line that opens it.
+                if let Some(i) = line.find("= \"") {
+                    line = &line[i + 3..];
+                }
             }
             if let Some(text) = current.as_mut() {
                 text.push_str(line);

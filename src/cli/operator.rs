@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Flags every operator command accepts (documented in each command's help).
-pub const FLAGS_HELP: &str = "\
-  --config FILE        gate configuration (finds the operator socket)
+// (Not `"\` + newline: that would also eat the first line's indent.)
+pub const FLAGS_HELP: &str = "  --config FILE        gate configuration (finds the operator socket)
   --admin-socket PATH  the operator socket (default: from the configuration)
   --admin-url URL      a TCP operator listener, e.g. http://127.0.0.1:3001
   --token-file FILE    its bearer token (else $LATCHGATE_ADMIN_TOKEN)";

@@ -8,6 +8,11 @@
 //! lock released, so later appenders keep queueing behind it and ride the
 //! next flush. Any write or fsync error poisons the ledger for good (an
 //! fsync is never retried: the kernel may have dropped the dirty pages).
+//!
+//! Receipts are not kept in memory: the index maps each `receipt_id` to
+//! where its record's line is in events.jsonl, and a lookup reads that line
+//! back (pread) and parses it. Memory per executed call is the id and a
+//! `(u64, u32)` location, not the receipt.
 
 use super::background::{self, BgMsg};
 use super::chain::{self, record_hash, CHECKPOINT_EVERY, MAX_DEPTH, MAX_RECORD_BYTES};
@@ -16,13 +21,14 @@ use super::head::Head;
 use super::keys::{KeyRing, KEYS_FILE};
 use super::query::{self, EventFilter};
 use super::receipt::{self, ReceiptParts, SignatureStatus};
-use super::recover::{self, receipt_entry};
+use super::recover::{self, receipt_id, Loc};
 use super::{now_rfc3339, LedgerError};
 use crate::crypto::ed25519::SigningKey;
-use crate::json::{Map, Value};
+use crate::json::{self, Map, Value};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -79,6 +85,11 @@ struct State {
     pending_last: Option<(u64, String)>,
     /// Newest durable record.
     durable: Option<(u64, String)>,
+    /// Byte offset in events.jsonl where the next queued line will land:
+    /// the file's valid length plus everything queued since. Lines are
+    /// written in queue order by one leader at a time, and a failed write
+    /// poisons the ledger, so offsets taken here match the file.
+    next_offset: u64,
     /// A leader is writing right now.
     flushing: bool,
     /// Set forever after an I/O error.
@@ -103,7 +114,8 @@ pub(crate) struct Inner {
     keys: KeyRing,
     state: Mutex<State>,
     durable_cv: Condvar,
-    index: Mutex<HashMap<String, Value>>,
+    /// receipt_id → where its record's line is (durable records only).
+    index: Mutex<HashMap<Box<str>, Loc>>,
     bg_tx: Sender<BgMsg>,
     /// Sequence number in head.json as last written by us.
     head_written: Mutex<u64>,
@@ -194,6 +206,7 @@ impl Ledger {
                 pending: Vec::new(),
                 pending_last: None,
                 durable: durable.clone(),
+                next_offset: scan.end,
                 flushing: false,
                 poisoned: None,
             }),
@@ -237,12 +250,20 @@ impl Ledger {
         self.inner.checkpoint()
     }
 
-    /// The stored receipt with this id.
+    /// The stored receipt with this id, read back from events.jsonl.
+    ///
+    /// Fails closed: an unknown id, a read or parse error, or a line whose
+    /// receipt does not carry this id gives `None` (the caller answers 404).
+    /// A receipt is found once its append has returned (it is durable).
     pub fn receipt(&self, receipt_id: &str) -> Option<Value> {
-        match self.inner.index.lock() {
-            Ok(index) => index.get(receipt_id).cloned(),
-            Err(_) => None,
-        }
+        let loc = *self.inner.index.lock().ok()?.get(receipt_id)?;
+        self.inner.read_receipt(receipt_id, loc)
+    }
+
+    /// Receipts in the index.
+    #[cfg(test)]
+    pub(crate) fn indexed_receipts(&self) -> usize {
+        self.inner.index.lock().map_or(0, |i| i.len())
     }
 
     /// Builds and signs a receipt with the ledger's key (which keys.json
@@ -361,7 +382,7 @@ impl Inner {
                         "receipt is not signed with the ledger's key".into(),
                     ));
                 }
-                receipt_entry(r)
+                receipt_id(r).map(Box::<str>::from)
             }
         };
         // Build the record outside the lock; seq/prev_hash are filled in under it.
@@ -389,7 +410,7 @@ impl Inner {
             m.insert("seq", st.next_seq);
             m.insert("prev_hash", st.last_hash.clone());
         }
-        let appended = self.push_record(&mut st, &record)?;
+        let (appended, loc) = self.push_record(&mut st, &record)?;
         st.since_checkpoint += 1;
         if st.since_checkpoint >= CHECKPOINT_EVERY {
             if let Err(e) = self.push_checkpoint(&mut st) {
@@ -401,16 +422,26 @@ impl Inner {
         drop(self.wait_durable(st, appended.seq)?);
 
         self.appends.fetch_add(1, Ordering::Relaxed);
-        if let Some((id, r)) = receipt {
+        if let Some(id) = receipt {
             if let Ok(mut index) = self.index.lock() {
-                index.insert(id, r);
+                index.insert(id, loc);
             }
         }
         Ok(appended)
     }
 
-    /// Serializes `record` (seq/prev_hash already set) into the queue.
-    fn push_record(&self, st: &mut State, record: &Value) -> Result<Appended, LedgerError> {
+    /// Reads the line at `loc` and returns its receipt if it is `id`'s.
+    fn read_receipt(&self, id: &str, loc: Loc) -> Option<Value> {
+        let mut buf = vec![0u8; usize::try_from(loc.len).ok()?];
+        self.file.read_exact_at(&mut buf, loc.offset).ok()?;
+        let mut record = json::parse(&buf).ok()?;
+        let receipt = record.as_object_mut()?.remove("receipt")?;
+        (receipt_id(&receipt) == Some(id)).then_some(receipt)
+    }
+
+    /// Serializes `record` (seq/prev_hash already set) into the queue;
+    /// returns where it landed in the chain and in the file.
+    fn push_record(&self, st: &mut State, record: &Value) -> Result<(Appended, Loc), LedgerError> {
         let line = record.to_json();
         if line.len() > MAX_RECORD_BYTES {
             return Err(LedgerError::Invalid(format!(
@@ -424,12 +455,20 @@ impl Inner {
         }
         let hash = record_hash(record)?;
         let seq = st.next_seq;
+        // Checked above: a line is at most MAX_RECORD_BYTES (< 4 GiB).
+        let len = u32::try_from(line.len())
+            .map_err(|_| LedgerError::Invalid("record is too large".into()))?;
+        let loc = Loc {
+            offset: st.next_offset,
+            len,
+        };
         st.pending.extend_from_slice(line.as_bytes());
         st.pending.push(b'\n');
+        st.next_offset += u64::from(len) + 1;
         st.next_seq += 1;
         st.last_hash = Some(hash.clone());
         st.pending_last = Some((seq, hash.clone()));
-        Ok(Appended { seq, hash })
+        Ok((Appended { seq, hash }, loc))
     }
 
     /// Queues a signed checkpoint covering the last assigned record.
@@ -658,6 +697,147 @@ mod tests {
         assert_eq!(report.total_events, 4);
         assert_eq!(report.receipts_verified, 1);
         assert_eq!(report.checkpoints_verified, 1);
+    }
+
+    /// An event carrying a receipt with id `id`, signed by `l`.
+    fn with_receipt(l: &Ledger, i: u64, id: &str) -> (Map, Value) {
+        let mut p = parts();
+        p.receipt_id = id.into();
+        p.grant_id = format!("grant-{i}");
+        let r = l.sign_receipt(p).unwrap();
+        let mut m = event(i);
+        m.insert("receipt", r.clone());
+        (m, r)
+    }
+
+    /// Overwrites bytes of events.jsonl at `offset` behind the ledger's back.
+    fn overwrite(dir: &Path, offset: u64, bytes: &[u8]) {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(EVENTS_FILE))
+            .unwrap();
+        f.write_all_at(bytes, offset).unwrap();
+    }
+
+    #[test]
+    fn receipt_is_read_back_from_the_file_after_append_and_reopen() {
+        let t = TempDir::new("ledger-receipt-reopen");
+        let dir = t.path();
+        let (m, signed) = {
+            let l = open(dir);
+            l.append(event(1)).unwrap();
+            let (m, signed) = with_receipt(&l, 2, "r-a");
+            l.append(m.clone()).unwrap();
+            // Found right after the append returns, exactly as signed.
+            assert_eq!(l.receipt("r-a"), Some(signed.clone()));
+            assert_eq!(l.indexed_receipts(), 1);
+            (m, signed)
+        };
+        // A torn tail is cut at open: offsets of later records must still
+        // be right.
+        let path = dir.join(EVENTS_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(br#"{"seq":3,"prev_h"#);
+        std::fs::write(&path, bytes).unwrap();
+        let l = open(dir);
+        assert!(l.recovery().torn_bytes > 0);
+        assert_eq!(l.receipt("r-a"), Some(signed.clone()));
+        let (m2, signed2) = with_receipt(&l, 3, "r-b");
+        l.append(m2).unwrap();
+        assert_eq!(l.receipt("r-b"), Some(signed2.clone()));
+        assert_eq!(l.receipt("r-a"), Some(signed));
+        assert_eq!(l.indexed_receipts(), 2);
+        // A receipt id seen twice: the later record wins, as before.
+        let mut again = m;
+        again.insert("trace_id", "again");
+        l.append(again).unwrap();
+        assert_eq!(l.indexed_receipts(), 2);
+        drop(l);
+        assert!(verify_ledger(dir).unwrap().intact);
+    }
+
+    #[test]
+    fn receipts_are_found_after_many_concurrent_appends_and_checkpoints() {
+        let t = TempDir::new("ledger-receipt-many");
+        let l = Arc::new(open(t.path()));
+        let threads: Vec<_> = (0..8u64)
+            .map(|n| {
+                let l = Arc::clone(&l);
+                std::thread::spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in 0..300u64 {
+                        let k = n * 1000 + i;
+                        if i % 3 == 0 {
+                            l.append(event(k)).unwrap();
+                            continue;
+                        }
+                        let id = format!("r-{k}");
+                        let (m, signed) = with_receipt(&l, k, &id);
+                        l.append(m).unwrap();
+                        assert_eq!(l.receipt(&id).as_ref(), Some(&signed));
+                        mine.push((id, signed));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let all: Vec<(String, Value)> = threads
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        assert_eq!(all.len(), 1600);
+        assert_eq!(l.indexed_receipts(), 1600);
+        // 2400 records: checkpoints were interleaved at 1001 and 2002.
+        assert!(read_lines(t.path())
+            .iter()
+            .any(|x| x.contains(r#""event_type":"checkpoint""#)));
+        for (id, signed) in &all {
+            assert_eq!(l.receipt(id).as_ref(), Some(signed), "{id}");
+        }
+        drop(l);
+        let l = open(t.path());
+        assert_eq!(l.indexed_receipts(), 1600);
+        for (id, signed) in &all {
+            assert_eq!(l.receipt(id).as_ref(), Some(signed), "{id}");
+        }
+    }
+
+    #[test]
+    fn unknown_or_unreadable_receipts_are_none() {
+        let t = TempDir::new("ledger-receipt-bad");
+        let dir = t.path();
+        let l = open(dir);
+        assert!(l.receipt("nope").is_none());
+        assert!(l.receipt("").is_none());
+        let (m, signed) = with_receipt(&l, 1, "r-1");
+        l.append(m).unwrap();
+        let (m, _) = with_receipt(&l, 2, "r-2");
+        l.append(m).unwrap();
+        let (m, signed3) = with_receipt(&l, 3, "r-3");
+        l.append(m).unwrap();
+        assert_eq!(l.receipt("r-1"), Some(signed));
+        let lines = read_lines(dir);
+        let start = |n: usize| -> u64 { lines[..n].iter().map(|x| x.len() as u64 + 1).sum() };
+
+        // Line 1: its receipt id edited in place (same length): it is no
+        // longer r-1's record, so r-1 is not served from it.
+        let at = lines[0].find("\"r-1\"").unwrap() as u64;
+        overwrite(dir, at, b"\"r-9\"");
+        assert!(l.receipt("r-1").is_none());
+        assert!(l.receipt("r-9").is_none());
+
+        // Line 2: garbage that is not JSON.
+        overwrite(dir, start(1), b"#####");
+        assert!(l.receipt("r-2").is_none());
+
+        // Line 3 still reads; then the file is cut short under it.
+        assert_eq!(l.receipt("r-3"), Some(signed3));
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(EVENTS_FILE))
+            .unwrap();
+        f.set_len(start(2) + 10).unwrap();
+        assert!(l.receipt("r-3").is_none());
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Startup recovery: re-reads events.jsonl, checks the chain, restores the
 //! head and the receipt index, and cuts off a torn final line.
 //!
+//! Records are parsed one at a time and dropped: the index keeps only each
+//! receipt's id and where its line is ([`Loc`]), never the parsed record.
+//!
 //! A final line without `\n` was never acknowledged (an append returns only
 //! after its whole batch, newline included, is fdatasync'ed), so it is
 //! removed. Anything else that is wrong — an unparseable complete line, a
@@ -26,21 +29,34 @@ pub(crate) struct Scan {
     pub since_checkpoint: u64,
     /// Bytes removed from a torn tail.
     pub torn_bytes: u64,
-    /// receipt_id → receipt, for every receipt in the ledger.
-    pub receipts: HashMap<String, Value>,
+    /// receipt_id → where its record's line is, for every receipt in the
+    /// ledger (a later record with the same id wins).
+    pub receipts: HashMap<Box<str>, Loc>,
     /// Chain hash of record `want_seq`, when it exists.
     pub hash_at_want: Option<String>,
+    /// Byte length of the valid part of the file (after any torn tail is
+    /// cut): where the next record's line starts.
+    pub end: u64,
 }
 
-/// The receipt carried by `record` (under `receipt`), with its id.
-pub(crate) fn receipt_of(record: &Value) -> Option<(String, Value)> {
-    receipt_entry(record.get("receipt")?)
+/// Where a record's line is in events.jsonl: its first byte and its length
+/// without the newline. A line is at most `MAX_RECORD_BYTES`, so `len` fits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Loc {
+    /// Byte offset of the line's first byte.
+    pub offset: u64,
+    /// Bytes in the line, newline excluded.
+    pub len: u32,
 }
 
-/// A receipt object keyed by its `receipt_id`.
-pub(crate) fn receipt_entry(receipt: &Value) -> Option<(String, Value)> {
-    let id = receipt.get("receipt_id")?.as_str()?;
-    Some((id.to_string(), receipt.clone()))
+/// The `receipt_id` of the receipt carried by `record` (under `receipt`).
+pub(crate) fn receipt_id_of(record: &Value) -> Option<&str> {
+    receipt_id(record.get("receipt")?)
+}
+
+/// The `receipt_id` of a receipt object.
+pub(crate) fn receipt_id(receipt: &Value) -> Option<&str> {
+    receipt.get("receipt_id")?.as_str()
 }
 
 /// Scans `file` (events.jsonl at `path`), truncating a torn tail, and
@@ -96,8 +112,14 @@ pub(crate) fn recover(
         } else {
             scan.since_checkpoint += 1;
         }
-        if let Some((id, receipt)) = receipt_of(&record) {
-            scan.receipts.insert(id, receipt);
+        if let Some(id) = receipt_id_of(&record) {
+            let len = u32::try_from(line.bytes.len())
+                .map_err(|_| corrupt(line.no, "line is longer than any record".into()))?;
+            let loc = Loc {
+                offset: line.start,
+                len,
+            };
+            scan.receipts.insert(id.into(), loc);
         }
         if want_seq == Some(expected) {
             scan.hash_at_want = Some(hash.clone());
@@ -106,6 +128,7 @@ pub(crate) fn recover(
         scan.last_hash = Some(hash);
         valid_len = line.start + line.bytes.len() as u64 + 1;
     }
+    scan.end = valid_len;
     if scan.torn_bytes > 0 {
         file.set_len(valid_len)
             .map_err(|e| LedgerError::io(path, "truncate torn tail", e))?;
