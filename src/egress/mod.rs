@@ -17,7 +17,8 @@ mod ipclass;
 mod names;
 mod request;
 mod resolve;
-mod response;
+// pub for the fuzz targets (fuzz/).
+pub mod response;
 pub mod sigv4;
 mod sinks;
 mod stream;

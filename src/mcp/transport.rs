@@ -89,7 +89,12 @@ pub fn parse_http_url(url: &str) -> Result<HttpUrl, String> {
     if !(path.is_empty() || path == "/") {
         return Err(format!("gate URL {url:?} must not have a path"));
     }
-    if authority.is_empty() || authority.contains(['@', '?', '#', ' ']) {
+    // Visible ASCII only: a tab, CR/LF or other control byte inside the
+    // host would reach the socket address and the DPoP `htu` base.
+    if authority.is_empty()
+        || authority.contains(['@', '?', '#'])
+        || !authority.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(format!("gate URL {url:?} has no usable host"));
     }
     let (host, port) =
@@ -172,6 +177,11 @@ mod tests {
             "http://h:1/v1",
             "http://::1:3000",
             "http://[::1",
+            // Found by fuzz/mcp_framing: control bytes inside the host.
+            "http://l\t\t\"\t/ ",
+            "http://h\r\nx-evil:1",
+            "http://h\u{7f}:1",
+            "http://hé:1",
         ] {
             assert!(parse_http_url(bad).is_err(), "{bad}");
         }

@@ -17,11 +17,12 @@
 //! first, DNS otherwise, private addresses refused unless `allow_private`
 //! covers them, and only a checked address is ever connected.
 
-pub(crate) mod body;
+// body, head and check_target are pub for the fuzz targets (fuzz/).
+pub mod body;
 pub(crate) mod conn;
 mod connect;
 mod event;
-pub(crate) mod head;
+pub mod head;
 mod relay;
 pub(crate) mod reply;
 pub(crate) mod route;
@@ -32,7 +33,7 @@ mod upstream;
 #[cfg(test)]
 mod testkit;
 
-pub use connect::TUNNEL_PORT;
+pub use connect::{check_target, TUNNEL_PORT};
 pub use event::*;
 pub use server::HEAD_TIMEOUT;
 pub use token::TOKEN_HEADER;
