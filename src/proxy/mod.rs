@@ -338,14 +338,17 @@ mod tests {
         // Silent clients: each holds a thread (waiting for its head).
         let mut held: Vec<UnixStream> = (0..4).map(|_| h.agent()).collect();
         let over = h.agent();
-        (&over).write_all(b"GET /x HTTP/1.1\r\n\r\n").unwrap();
+        // The proxy may have closed it already: a refused write (EPIPE) is
+        // the expected outcome too, so only what comes back is checked.
+        let _ = (&over).write_all(b"GET /x HTTP/1.1\r\n\r\n");
         assert!(closed_without_a_byte(&over), "served beyond the limit");
         // One slot freed: served again.
         drop(held.pop());
         let until = Instant::now() + Duration::from_secs(3);
         loop {
             let a = h.agent();
-            (&a).write_all(b"GET /x HTTP/1.1\r\n\r\n").unwrap();
+            // Until the freed slot is seen, this one may be closed at once.
+            let _ = (&a).write_all(b"GET /x HTTP/1.1\r\n\r\n");
             let mut got = Vec::new();
             let _ = (&a).read_to_end(&mut got);
             if got.starts_with(b"HTTP/1.1 404 ") {
