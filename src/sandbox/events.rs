@@ -163,8 +163,10 @@ fn append_line(local: &mut Option<std::fs::File>, dir: &Path, file: &Path, mut e
             .open(file)
             .ok();
     }
+    // One write per line: with O_APPEND, sessions sharing the file never
+    // interleave inside a line.
     let written = match local {
-        Some(f) => writeln!(f, "{line}").is_ok(),
+        Some(f) => f.write_all(format!("{line}\n").as_bytes()).is_ok(),
         None => false,
     };
     if !written {

@@ -71,6 +71,21 @@ pub fn peer_uid(fd: std::os::fd::RawFd) -> Option<u32> {
     (rc == 0).then_some(cred.uid)
 }
 
+/// True when `path` is on a tmpfs (statfs f_type TMPFS_MAGIC); false when
+/// it is not or cannot be examined.
+pub fn is_tmpfs(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs is plain data; all-zero is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` is valid for writes.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    // f_type is unsigned on musl, signed on glibc; the magic fits either.
+    rc == 0 && st.f_type as i64 == libc::TMPFS_MAGIC
+}
+
 /// Current resident set size in KiB, from /proc/self/status (VmRSS).
 pub fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -122,5 +137,17 @@ pub fn write_fd(fd: std::os::fd::RawFd, buf: &[u8]) -> std::io::Result<usize> {
         if e.kind() != std::io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tmpfs_is_recognised_and_other_file_systems_are_not() {
+        // /dev/shm is a tmpfs on every Linux this runs on (CI included);
+        // /proc is procfs; a missing path is simply "no".
+        assert!(super::is_tmpfs(std::path::Path::new("/dev/shm")));
+        assert!(!super::is_tmpfs(std::path::Path::new("/proc")));
+        assert!(!super::is_tmpfs(std::path::Path::new("/no/such/dir")));
     }
 }
