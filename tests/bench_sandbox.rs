@@ -174,18 +174,29 @@ fn bench_sandbox_start() {
          | plain bwrap | {b50:.2} ms | {b95:.2} ms |\n\n\
          Ratio {ratio:.2}x, {extra:.2} ms more at p50: {verdict} the aim (at most 1.25x and at most 10 ms more). LatchGate v0.2 on this kind of machine: 130.6 ms \
          against bwrap's 3.7 ms.\n\n\
-         Where the difference goes (in-process timers on this machine, 2026-11-23, session 4): \
-         from latchgate's start to bwrap's spawn about 1 ms (configuration, identity, layout, memfds, the \
-         session directory on tmpfs and the proxy socket); the spawn itself 1.3-2.5 ms (fork, the network \
-         namespace made on the host side with loopback up, the switch to the agent's uid, exec of bwrap; \
-         the baseline's bwrap makes its network namespace too); bwrap plus sandbox-init's layers (Landlock \
-         rules, seccomp, capability checks, verification, the forwarder) until the ready byte; the agent as \
-         a child of PID 1 (one more fork, since init stays PID 1 for the forwarder and signal relay); then \
-         the session's events (sandbox_started, sandbox_ended) written by the recorder thread and joined \
-         before exit, about 0.2-0.4 ms. The 1.25x aim leaves about 2 ms for all of that; an extra exec \
-         (sandbox-init), an extra fork (the agent) and the host-side supervisor already take most of it, so \
-         the ratio is reported as measured rather than met. Against v0.2, which copied its 47 MB binary and slept \
-         in a probe on every launch, the start is about 10x faster.\n",
+         Where the difference goes (measured 2026-11-23, session 6, on this machine: timestamps at each \
+         step of the launcher over 100 launches, `perf trace` of init's steps and a `perf record` CPU profile of \
+         200 launches; p50s). latchgate's own start until bwrap is spawned, about 1.1 ms: 0.3 ms for the \
+         command line and configuration, 0.8 ms for the checks, identity, session directory, proxy socket, \
+         layout, recorder and memfds. The spawn, about 1.2 ms until bwrap runs: fork, then in the child the \
+         network namespace with loopback up (0.6 ms; the baseline's bwrap makes its own), the switch to the \
+         agent's uid and the exec. sandbox-init from its exec to the agent's fork, about 0.8 ms: the forwarder's \
+         socket, capability drop, Landlock, verification and the seccomp filter, whose attachment alone takes \
+         about 0.18 ms of CPU (the kernel evaluates the filter for every system call number to build its cache). \
+         After the agent exits, init and bwrap exit and latchgate stops the proxy, records sandbox_ended and \
+         removes the session directory. Across the whole launch, page faults are the largest single cost in \
+         latchgate's own CPU profile (about 0.8 ms per launch; a third of them the static-pie relocations at \
+         start, a quarter the allocator's fresh pages), then the network namespace. \
+         Changes from that study: the session directory moved to a tmpfs when /run is on disk (/dev/shm; on \
+         this machine /run is on the root disk and removing the directory took 0.35 ms of the exit), its removal \
+         overlaps the writing of the last event, and the allocator no longer frees every page at exit; by the step timers together \
+         about 0.3 ms. Left: a vfork-style spawn instead of fork (about 0.2 ms), a binary-search seccomp filter \
+         (about 0.1 ms) and a non-PIE binary (about 0.2 ms, rejected: it gives up address randomisation of the \
+         gate's code). Even all of them leave the ratio near 1.3x: the 1.25x aim gives about 2 ms for the \
+         supervisor, one more exec (sandbox-init), one more fork (the agent stays a child of PID 1, which \
+         keeps the forwarder and relays signals) and the layers themselves, and those measure about 2.7 ms. \
+         Against v0.2, which copied its 47 MB binary and slept in a probe on every launch, the start is about \
+         10x faster.\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         kernel.trim(),
     );
