@@ -14,9 +14,11 @@
 //! `jti`.
 #![no_main]
 
+mod common;
+
 use latchgate::auth::dpop::{IAT_CLOCK_SKEW_SECS, IAT_MAX_AGE_SECS, MAX_JTI_BYTES};
 use latchgate::auth::{htu, verify_proof, ProofExpectation};
-use latchgate::crypto::{b64url, es256::KeyPair, hex, sha256};
+use latchgate::crypto::{b64url, es256::KeyPair, sha256};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -24,8 +26,6 @@ const NOW: i64 = 1_750_000_000;
 const METHOD: &str = "POST";
 const HTU: &str = "http://localhost:3000/v1/actions/echo/execute";
 const TOKEN: &str = "lease-token";
-/// A fixed P-256 test key (PKCS#8 DER): the key the lease is bound to.
-const P256_PKCS8: &str = "308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420e92709de30c95d4941ba7835292f26156b1cbd6f03be903a1fd02f1fcf5803d2a14403420004e6773711fb9a0c209ce88b6ae96da94bf5759d9c53e26cc58f260a808a9d0b5a24eb9037ba97b2c6f17afea6ab1e204e5c30638391201bf9baba5bc76ec5d7fe";
 
 struct Fixture {
     key: KeyPair,
@@ -37,8 +37,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let der = hex::decode(P256_PKCS8).expect("hex");
-        let key = KeyPair::from_pkcs8(&der).expect("P-256 test key");
+        let key = common::p256_test_key();
         let jkt = key.thumbprint();
         let header = format!(
             r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#,

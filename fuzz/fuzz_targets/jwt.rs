@@ -16,8 +16,10 @@
 //! issuer, an audience naming ours and an unexpired `exp`.
 #![no_main]
 
+mod common;
+
 use latchgate::auth::{authenticate, LeaseIssuer, LeaseRequest, ReplayCache};
-use latchgate::crypto::{b64url, ed25519::SigningKey, es256::KeyPair, hex};
+use latchgate::crypto::{b64url, ed25519::SigningKey, es256::KeyPair};
 use latchgate::gateway::jwt::{Validator, MAX_LEEWAY_SECS};
 use latchgate::json::{Map, Value};
 use libfuzzer_sys::fuzz_target;
@@ -27,8 +29,6 @@ const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "llm-gateway";
 const LEEWAY: u64 = 30;
 const NOW: i64 = 1_750_000_000;
-/// A fixed P-256 test key (PKCS#8 DER), so seeds can name its kid.
-const P256_PKCS8: &str = "308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420e92709de30c95d4941ba7835292f26156b1cbd6f03be903a1fd02f1fcf5803d2a14403420004e6773711fb9a0c209ce88b6ae96da94bf5759d9c53e26cc58f260a808a9d0b5a24eb9037ba97b2c6f17afea6ab1e204e5c30638391201bf9baba5bc76ec5d7fe";
 
 struct Fixture {
     ed: SigningKey,
@@ -42,8 +42,7 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let ed = SigningKey::from_seed([7; 32]).expect("ed25519 seed");
-        let der = hex::decode(P256_PKCS8).expect("hex");
-        let ec = KeyPair::from_pkcs8(&der).expect("P-256 test key");
+        let ec = common::p256_test_key();
         let (x, y) = ec.public_xy();
         let jwks = format!(
             r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","x":"{}","kid":"ed"}},{{"kty":"EC","crv":"P-256","x":"{}","y":"{}","kid":"ec","alg":"ES256"}}]}}"#,
