@@ -52,6 +52,14 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
+    // Nor may profile overrides given to the outer build (for example
+    // CARGO_PROFILE_RELEASE_DEBUG for a profiling build): sandbox-init is
+    // always built by the workspace's release profile, stripped.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("CARGO_PROFILE_") {
+            cmd.env_remove(var);
+        }
+    }
     cmd.env(
         "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS",
         "-C target-feature=+crt-static",

@@ -34,8 +34,9 @@ fn ms(sorted: &[Duration], p: f64) -> f64 {
 
 /// Plain bwrap with latchgate's namespaces and exactly its mounts: the
 /// same `layout::build` the launcher uses (generated files bound from
-/// scratch files instead of copied from memfds; sandbox-init bound too but
-/// not run), running /bin/true directly.
+/// scratch files, as the launcher binds them from its session directory;
+/// sandbox-init, which the launcher runs from a memfd, is not mounted),
+/// running /bin/true directly.
 fn plain_bwrap(dir: &Path, ws: &Path, gate: &Path) -> Command {
     use latchgate::sandbox::layout::{self, Arg, Identity, LayoutInput};
     let id = Identity {
@@ -67,8 +68,6 @@ fn plain_bwrap(dir: &Path, ws: &Path, gate: &Path) -> Command {
         "--as-pid-1",
         "--new-session",
     ]);
-    let init = dir.join("sandbox-init");
-    std::fs::write(&init, latchgate::sandbox::init_image::IMAGE).unwrap();
     let mut words: Vec<String> = Vec::new();
     for (i, a) in l.args.iter().enumerate() {
         match a {
@@ -84,14 +83,6 @@ fn plain_bwrap(dir: &Path, ws: &Path, gate: &Path) -> Command {
             }
         }
     }
-    // Before the final --remount-ro pair, as the launcher places sandbox-init.
-    let tail = words.split_off(words.len() - 4);
-    words.extend([
-        "--ro-bind".into(),
-        init.to_string_lossy().into_owned(),
-        layout::INIT_PATH.into(),
-    ]);
-    words.extend(tail);
     c.args(words)
         .args(["--chdir", "/workspace", "--clearenv", "--", "/bin/true"]);
     c
@@ -174,27 +165,36 @@ fn bench_sandbox_start() {
          | plain bwrap | {b50:.2} ms | {b95:.2} ms |\n\n\
          Ratio {ratio:.2}x, {extra:.2} ms more at p50: {verdict} the aim (at most 1.25x and at most 10 ms more). LatchGate v0.2 on this kind of machine: 130.6 ms \
          against bwrap's 3.7 ms.\n\n\
-         Where the difference goes (measured 2026-11-23, session 6, on this machine: timestamps at each \
-         step of the launcher over 100 launches, `perf trace` of init's steps and a `perf record` CPU profile of \
-         200 launches; p50s). latchgate's own start until bwrap is spawned, about 1.1 ms: 0.3 ms for the \
-         command line and configuration, 0.8 ms for the checks, identity, session directory, proxy socket, \
-         layout, recorder and memfds. The spawn, about 1.2 ms until bwrap runs: fork, then in the child the \
-         network namespace with loopback up (0.6 ms; the baseline's bwrap makes its own), the switch to the \
-         agent's uid and the exec. sandbox-init from its exec to the agent's fork, about 0.8 ms: the forwarder's \
-         socket, capability drop, Landlock, verification and the seccomp filter, whose attachment alone takes \
-         about 0.18 ms of CPU (the kernel evaluates the filter for every system call number to build its cache). \
-         After the agent exits, init and bwrap exit and latchgate stops the proxy, records sandbox_ended and \
-         removes the session directory. Across the whole launch, page faults are the largest single cost in \
-         latchgate's own CPU profile (about 0.8 ms per launch; a third of them the static-pie relocations at \
-         start, a quarter the allocator's fresh pages), then the network namespace. \
-         Changes from that study: the session directory moved to a tmpfs when /run is on disk (/dev/shm; on \
-         this machine /run is on the root disk and removing the directory took 0.35 ms of the exit), its removal \
-         overlaps the writing of the last event, and the allocator no longer frees every page at exit; by the step timers together \
-         about 0.3 ms. Left: a vfork-style spawn instead of fork (about 0.2 ms), a binary-search seccomp filter \
-         (about 0.1 ms) and a non-PIE binary (about 0.2 ms, rejected: it gives up address randomisation of the \
-         gate's code). Even all of them leave the ratio near 1.3x: the 1.25x aim gives about 2 ms for the \
-         supervisor, one more exec (sandbox-init), one more fork (the agent stays a child of PID 1, which \
-         keeps the forwarder and relays signals) and the layers themselves, and those measure about 2.7 ms. \
+         Where the difference goes (measured 2026-11-24, session 7, on this machine: `perf stat`, \
+         sched_switch, process and syscall tracepoints over 20-200 launches). Both commands use about the \
+         same CPU time (about 8.6 ms per launch over all their processes, against 8.5 ms for plain bwrap, \
+         which makes its network namespace itself), so much of the difference is waiting, not work: this \
+         machine is a VM whose idle vCPUs halt at once (no guest halt polling) and whose scheduler packs \
+         tasks onto one vCPU, so every hand-off between processes or threads (a wakeup, a thread start or \
+         join, an exec-time migration) costs tens to hundreds of microseconds and nothing overlaps. A launch \
+         made 21 context switches against plain bwrap's 7. Changes from that study: the launcher reads \
+         sandbox-init's ready byte and bwrap's info when it needs them (a signal to pass on, the deadline, \
+         the exit) instead of waking for each; the proxy's accept thread starts at the agent's first \
+         connection, the event writer thread at the first proxy event (the launcher's own two events are \
+         written by its main thread, sandbox_started while bwrap works) and sandbox-init's forwarder \
+         thread at the first connection too (SIGIO on its listening socket); sandbox-init runs from its \
+         sealed memfd through /proc/self/fd instead of being copied into the sandbox and mounted (plain \
+         bwrap no longer mounts it either); the generated /etc files are bound from the session directory \
+         instead of copied in by bwrap (`--ro-bind-data` cost about 0.05 ms more per file); sandbox-init's \
+         seccomp filter finds the syscall number by binary search (attaching a filter runs it once for \
+         every syscall number; the linear one took about 0.15 ms); and mimalloc reserves 64 MiB instead of \
+         1 GiB at the first allocation (setting up its bitmaps for the reservation was about a quarter of a \
+         short command's CPU: `latchgate --version` went from 0.82 to 0.61 ms). Before them this benchmark \
+         gave 1.35x (1.34-1.38x over the sessions before); with them, over nine runs on one evening while \
+         the machine's speed drifted by a third, 1.22-1.32x (p50 2.0-3.0 ms more; four of the nine within the aim). A process timeline \
+         (medians of 40 launches each) places the rest: latchgate from its exec to bwrap's exec 2.2 ms, of \
+         which about 1 ms is the network namespace that plain bwrap makes inside its own 7.6 ms; \
+         sandbox-init from its exec to the agent's exec 0.75 ms; then after the agent exits, init's and \
+         latchgate's exits (0.12 and 0.39 ms) on top of bwrap's. Tried and dropped: making the network \
+         namespace on a thread while the launch is prepared, which gained nothing here because the \
+         scheduler ran the new thread on the same vCPU, preempting the main one. Left: a spawn that does \
+         not wait for bwrap's exec (one hand-off) and a smaller start for latchgate itself (page faults of \
+         a 10.7 MB static binary). \
          Against v0.2, which copied its 47 MB binary and slept in a probe on every launch, the start is about \
          10x faster.\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),

@@ -17,9 +17,10 @@ const FORWARDED: [c_int; 6] = [
     libc::SIGUSR2,
 ];
 
-/// FORWARDED plus SIGCHLD: the signals init blocks and takes with
-/// sigwaitinfo. Blocked, they queue even for a namespace's PID 1 (which
-/// the kernel otherwise spares signals it has no handler for).
+/// FORWARDED plus SIGCHLD and SIGIO (the forwarder's first connection):
+/// the signals init blocks and takes with sigwaitinfo. Blocked, they queue
+/// even for a namespace's PID 1 (which the kernel otherwise spares signals
+/// it has no handler for).
 fn init_signals() -> libc::sigset_t {
     // SAFETY: sigset_t is plain old data, initialised by sigemptyset.
     let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
@@ -30,6 +31,7 @@ fn init_signals() -> libc::sigset_t {
             libc::sigaddset(&mut set, sig);
         }
         libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigaddset(&mut set, libc::SIGIO);
     }
     set
 }
@@ -160,7 +162,7 @@ fn take_foreground() {
 /// group, reaps every child (orphans are reparented to PID 1), and exits
 /// with the agent's code (128+signal if a signal killed it). That exit
 /// tears the PID namespace down, forwarder and leftovers included.
-pub fn supervise(agent: libc::pid_t) -> ! {
+pub fn supervise(agent: libc::pid_t, mut forwarder: Option<(c_int, libc::sockaddr_un)>) -> ! {
     let set = init_signals();
     loop {
         // SAFETY: siginfo_t is plain old data, filled in by sigwaitinfo.
@@ -175,6 +177,18 @@ pub fn supervise(agent: libc::pid_t) -> ! {
         }
         if sig == libc::SIGCHLD {
             reap(agent);
+        } else if sig == libc::SIGIO {
+            // The forwarder's first connection. If it cannot start, exiting
+            // PID 1 takes the (already started) agent down too.
+            if let Some((listener, proxy)) = forwarder.take() {
+                if let Err(e) = crate::forward::start_at_first_connection(listener, proxy) {
+                    sys::die_errno(
+                        &[&"start the forwarder thread"],
+                        e,
+                        "out of memory or threads",
+                    );
+                }
+            }
         } else {
             forward(agent, sig);
         }

@@ -117,8 +117,44 @@ struct Acceptor {
     proxy: libc::sockaddr_un,
 }
 
-/// Step 12: starts the accept thread. Err(error number) if it could not.
-pub fn start(listener: c_int, proxy: libc::sockaddr_un) -> Result<(), c_int> {
+/// Step 4: asks for SIGIO to init when the first connection reaches
+/// `listener` (O_ASYNC; init takes SIGIO with sigwaitinfo), so the accept
+/// thread starts only for an agent that uses the network: a thread start
+/// and its teardown cost a sandbox that never does two context switches.
+/// Connections wait in the backlog meanwhile. Exits 125 on failure.
+pub fn signal_first_connection(listener: c_int) {
+    // SAFETY: fcntl on our own socket with integer arguments.
+    let ok = unsafe {
+        let flags = libc::fcntl(listener, libc::F_GETFL);
+        flags >= 0
+            && libc::fcntl(listener, libc::F_SETOWN, libc::getpid()) == 0
+            && libc::fcntl(listener, libc::F_SETFL, flags | libc::O_ASYNC) == 0
+    };
+    if !ok {
+        sys::die_errno(&[&"forwarder: fcntl(O_ASYNC)"], sys::errno(), "");
+    }
+}
+
+/// Step 12, at the first SIGIO: no more signals, and the accept thread.
+/// Err(error number) if it could not start.
+pub fn start_at_first_connection(listener: c_int, proxy: libc::sockaddr_un) -> Result<(), c_int> {
+    // SAFETY: fcntl on our own socket with integer arguments.
+    let r = unsafe {
+        let flags = libc::fcntl(listener, libc::F_GETFL);
+        if flags < 0 {
+            flags
+        } else {
+            libc::fcntl(listener, libc::F_SETFL, flags & !libc::O_ASYNC)
+        }
+    };
+    if r < 0 {
+        return Err(sys::errno());
+    }
+    start(listener, proxy)
+}
+
+/// Starts the accept thread. Err(error number) if it could not.
+fn start(listener: c_int, proxy: libc::sockaddr_un) -> Result<(), c_int> {
     let acceptor = Box::into_raw(Box::new(Acceptor { listener, proxy }));
     spawn(accept_loop, acceptor.cast()).inspect_err(|_| {
         // SAFETY: the thread did not start, so the box is still ours alone.

@@ -17,8 +17,9 @@
 //! 10. `R` on the ready fd;
 //! 11. fork: the agent (own process group, the tty's foreground, a nested
 //!     Landlock scope) execs CMD;
-//! 12. init starts the forwarder threads, forwards signals, reaps, and
-//!     exits with the agent's status.
+//! 12. init forwards signals, starts the forwarder threads at the agent's
+//!     first connection (SIGIO on the listening socket, asked for in step
+//!     4), reaps, and exits with the agent's status.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
@@ -75,6 +76,7 @@ pub unsafe extern "C" fn main(
 
     // 4. What later steps need, acquired while nothing denies it yet.
     let listener = forward::listen(args.forward_port);
+    forward::signal_first_connection(listener);
     let proxy = forward::proxy_address(args.proxy_socket);
     let status = verify::Status::open();
 
@@ -101,14 +103,6 @@ pub unsafe extern "C" fn main(
     // 11. The agent.
     let agent = agent::spawn(&args.cmd, envp, args.tty, landlock_abi);
 
-    // 12. The forwarder, then PID 1's duties. If the forwarder cannot
-    //     start, exiting PID 1 takes the (already started) agent down too.
-    if let Err(e) = forward::start(listener, proxy) {
-        sys::die_errno(
-            &[&"start the forwarder thread"],
-            e,
-            "out of memory or threads",
-        );
-    }
-    agent::supervise(agent)
+    // 12. PID 1's duties; the forwarder starts at the first connection.
+    agent::supervise(agent, Some((listener, proxy)))
 }

@@ -165,17 +165,32 @@ pub struct Proxy {
     accept: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A proxy configuration that has been checked, ready to serve.
+pub struct Checked(Arc<Shared>);
+
 impl Proxy {
     /// Checks `cfg` (routes, token, `ca_file`) and serves `listener` on a
     /// background thread. Errors: `InvalidInput` for a bad configuration,
     /// or the thread could not be started.
     pub fn start(listener: UnixListener, cfg: ProxyConfig) -> io::Result<Proxy> {
+        Proxy::serve(listener, Proxy::check(cfg)?)
+    }
+
+    /// The first half of [`Proxy::start`]: checks `cfg` (`InvalidInput`
+    /// for a bad configuration) without serving anything yet.
+    pub fn check(cfg: ProxyConfig) -> io::Result<Checked> {
+        Ok(Checked(Arc::new(Shared::new(cfg)?)))
+    }
+
+    /// The second half of [`Proxy::start`]: serves `listener` on a
+    /// background thread.
+    pub fn serve(listener: UnixListener, cfg: Checked) -> io::Result<Proxy> {
         Proxy::spawn(listener, cfg, MAX_CONNECTIONS)
     }
 
-    /// [`Proxy::start`] serving at most `limit` connections at once.
-    fn spawn(listener: UnixListener, cfg: ProxyConfig, limit: usize) -> io::Result<Proxy> {
-        let shared = Arc::new(Shared::new(cfg)?);
+    /// [`Proxy::serve`] serving at most `limit` connections at once.
+    fn spawn(listener: UnixListener, cfg: Checked, limit: usize) -> io::Result<Proxy> {
+        let shared = cfg.0;
         let listener = Arc::new(listener);
         let stopping = Arc::new(AtomicBool::new(false));
         let (l, s) = (listener.clone(), stopping.clone());

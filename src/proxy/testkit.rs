@@ -203,7 +203,7 @@ impl Harness {
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
         cfg.events = Arc::new(move |e| sink.lock().unwrap().push(e));
-        let proxy = Proxy::spawn(listener, cfg, limit).unwrap();
+        let proxy = Proxy::spawn(listener, Proxy::check(cfg).unwrap(), limit).unwrap();
         Harness {
             path,
             proxy: Some(proxy),

@@ -4,18 +4,25 @@
 //! cannot take them (not running, another user's gate, a ledger error),
 //! `<data_dir>/sandbox-events.jsonl` (0600), with one warning naming why.
 //!
-//! Events are queued to one writer thread, so a refused connection is reset
-//! at once and a credential-route response is never held up by the ledger.
-//! The queue is bounded: when it is full the proxy waits (evidence is not
-//! dropped to keep traffic flowing). Every event carries the session's
-//! context: `session_id`, `principal` (`uid:N`, the user who started the
-//! sandbox), `agent_uid`, `workspace` and `profile`.
+//! The launcher's own events (sandbox_started, sandbox_ended) are written
+//! by the calling thread. The proxy's are queued to one writer thread,
+//! started with the first of them, so a refused connection is reset at
+//! once and a credential-route response is never held up by the ledger; a
+//! session that never uses the network starts no thread here (each thread
+//! and each hand-off between threads costs a context switch, which on a VM
+//! with idle CPUs halted is tens to hundreds of microseconds of the
+//! sandbox's start and exit). The queue is bounded: when it is full the
+//! proxy waits (evidence is not dropped to keep traffic flowing). Every
+//! event carries the session's context: `session_id`, `principal`
+//! (`uid:N`, the user who started the sandbox), `agent_uid`, `workspace`
+//! and `profile`.
 
 use crate::json::{Map, Value};
 use crate::net::client::{self, Target};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,90 +38,158 @@ enum Msg {
 
 /// The session's event recorder.
 pub struct Recorder {
-    tx: SyncSender<Msg>,
+    sink: Arc<Mutex<Sink>>,
     context: Map,
-    worker: Option<JoinHandle<()>>,
+    writer: Arc<Mutex<Writer>>,
+}
+
+/// Where events go: the ledger while it accepts them, then the file.
+struct Sink {
+    ledger: Option<PathBuf>,
+    local: Option<std::fs::File>,
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+/// The proxy events' writer thread.
+enum Writer {
+    /// No proxy event yet.
+    Idle,
+    Running(SyncSender<Msg>, JoinHandle<()>),
+    /// Finished: later events are dropped (to stderr).
+    Closed,
 }
 
 impl Recorder {
-    /// Starts the writer. `admin_socket` is the gate's operator socket (from
-    /// the configuration), `data_dir` holds the fallback file, `context` is
-    /// added to every event.
+    /// A recorder for one session. `admin_socket` is the gate's operator
+    /// socket (from the configuration), `data_dir` holds the fallback file,
+    /// `context` is added to every event.
     pub fn start(admin_socket: Option<PathBuf>, data_dir: &Path, context: Map) -> Recorder {
-        let (tx, rx) = sync_channel(QUEUE);
-        let file = data_dir.join("sandbox-events.jsonl");
-        let dir = data_dir.to_path_buf();
-        let worker = std::thread::Builder::new()
-            .name("sandbox-events".into())
-            .spawn(move || write_events(rx, admin_socket, &dir, &file))
-            .ok();
+        let sink = Sink {
+            ledger: admin_socket,
+            local: None,
+            dir: data_dir.to_path_buf(),
+            file: data_dir.join("sandbox-events.jsonl"),
+        };
         Recorder {
-            tx,
+            sink: Arc::new(Mutex::new(sink)),
             context,
-            worker,
+            writer: Arc::new(Mutex::new(Writer::Idle)),
         }
     }
 
-    /// Queues one event (its fields plus the session context).
+    /// Writes one event (its fields plus the session context) now, on this
+    /// thread.
     pub fn record(&self, fields: Map) {
-        record_to(&self.tx, &self.context, fields);
+        let event = with_context(fields, &self.context);
+        lock(&self.sink).write(event);
     }
 
-    /// A sender for the proxy's connection threads.
+    /// A sender for the proxy's connection threads: their events are
+    /// queued to the writer thread.
     pub fn proxy_sink(&self) -> std::sync::Arc<dyn Fn(crate::proxy::Event) + Send + Sync> {
-        let tx = self.tx.clone();
-        let context = self.context.clone();
-        std::sync::Arc::new(move |e: crate::proxy::Event| record_to(&tx, &context, e.to_fields()))
+        let (sink, writer, context) =
+            (self.sink.clone(), self.writer.clone(), self.context.clone());
+        std::sync::Arc::new(move |e: crate::proxy::Event| {
+            let event = with_context(e.to_fields(), &context);
+            queue(&writer, &sink, event);
+        })
     }
 
-    /// Writes what is queued and stops the writer (call after the proxy has
-    /// stopped; later events are dropped). Dropping the recorder does the
-    /// same, so a launch that fails half-way still records what happened.
-    pub fn finish(self) {}
+    /// Writes what the proxy queued and stops its writer (call after the
+    /// proxy has stopped; its later events are dropped to stderr). Dropping
+    /// the recorder does the same.
+    pub fn finish(&self) {
+        let running = std::mem::replace(&mut *lock(&self.writer), Writer::Closed);
+        if let Writer::Running(tx, handle) = running {
+            let _ = tx.send(Msg::Stop);
+            let _ = handle.join();
+        }
+    }
 }
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        let _ = self.tx.send(Msg::Stop);
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
+        self.finish();
     }
 }
 
-fn record_to(tx: &SyncSender<Msg>, context: &Map, fields: Map) {
+/// A lock that a panic elsewhere does not poison (release builds abort on
+/// panic anyway).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn with_context(fields: Map, context: &Map) -> Map {
     let mut event = fields;
     for (k, v) in context.iter() {
         if event.get(k).is_none() {
             event.insert(k.as_str(), v.clone());
         }
     }
-    // Without a writer (thread creation failed) the event goes to stderr.
-    if let Err(e) = tx.send(Msg::Event(event)) {
-        if let Msg::Event(ev) = e.0 {
-            eprintln!("latchgate sandbox: {}", Value::Object(ev).to_json());
+    event
+}
+
+/// Queues a proxy event, starting the writer with the first one. Without a
+/// writer (finished, or the thread could not start) the event goes to
+/// stderr.
+fn queue(writer: &Mutex<Writer>, sink: &Arc<Mutex<Sink>>, event: Map) {
+    let tx = {
+        let mut w = lock(writer);
+        if let Writer::Idle = *w {
+            let (tx, rx) = sync_channel(QUEUE);
+            let sink = sink.clone();
+            *w = match std::thread::Builder::new()
+                .name("sandbox-events".into())
+                .spawn(move || write_queued(rx, &sink))
+            {
+                Ok(handle) => Writer::Running(tx, handle),
+                Err(_) => Writer::Closed,
+            };
         }
+        match &*w {
+            Writer::Running(tx, _) => Some(tx.clone()),
+            _ => None,
+        }
+    };
+    let unsent = match tx {
+        Some(tx) => match tx.send(Msg::Event(event)) {
+            Ok(()) => None,
+            Err(e) => match e.0 {
+                Msg::Event(ev) => Some(ev),
+                Msg::Stop => None,
+            },
+        },
+        None => Some(event),
+    };
+    if let Some(ev) = unsent {
+        eprintln!("latchgate sandbox: {}", Value::Object(ev).to_json());
     }
 }
 
-/// The writer: the ledger while it accepts, then the file.
-fn write_events(rx: Receiver<Msg>, admin_socket: Option<PathBuf>, dir: &Path, file: &Path) {
-    let mut ledger = admin_socket;
-    let mut local: Option<std::fs::File> = None;
+/// The writer thread: queued events into the sink until told to stop.
+fn write_queued(rx: Receiver<Msg>, sink: &Mutex<Sink>) {
     while let Ok(Msg::Event(event)) = rx.recv() {
-        if let Some(sock) = &ledger {
+        lock(sink).write(event);
+    }
+}
+
+impl Sink {
+    /// The ledger while it accepts, then the file.
+    fn write(&mut self, event: Map) {
+        if let Some(sock) = &self.ledger {
             match post(sock, &event) {
-                Ok(()) => continue,
+                Ok(()) => return,
                 Err(why) => {
                     eprintln!(
                         "latchgate sandbox: warning: sandbox events go to {} instead of the gate's ledger: {why}",
-                        file.display()
+                        self.file.display()
                     );
-                    ledger = None;
+                    self.ledger = None;
                 }
             }
         }
-        append_line(&mut local, dir, file, event);
+        append_line(&mut self.local, &self.dir, &self.file, event);
     }
 }
 
@@ -198,10 +273,12 @@ mod tests {
             reason: crate::proxy::HOST_NOT_ALLOWED,
             detail: String::new(),
         });
+        // As the launcher does: the proxy's events drained, then the last.
+        r.finish();
         let mut m = Map::new();
         m.insert("event_type", "sandbox_ended");
         r.record(m);
-        r.finish();
+        drop(r);
         let text = std::fs::read_to_string(dir.join("sandbox-events.jsonl")).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
