@@ -182,11 +182,15 @@ fn bench_sandbox_start() {
          bwrap no longer mounts it either); the generated /etc files are bound from the session directory \
          instead of copied in by bwrap (`--ro-bind-data` cost about 0.05 ms more per file); sandbox-init's \
          seccomp filter finds the syscall number by binary search (attaching a filter runs it once for \
-         every syscall number; the linear one took about 0.15 ms); and mimalloc reserves 64 MiB instead of \
+         every syscall number; the linear one took about 0.15 ms) and makes about 60 fewer system calls \
+         (the bounding set is not walked when /proc/self/status shows it empty, which bwrap leaves it; \
+         paths are opened with the openat system call, without musl's extra fcntl per open); and \
+         mimalloc reserves 64 MiB instead of \
          1 GiB at the first allocation (setting up its bitmaps for the reservation was about a quarter of a \
          short command's CPU: `latchgate --version` went from 0.82 to 0.61 ms). Before them this benchmark \
-         gave 1.35x (1.34-1.38x over the sessions before); with them, over nine runs on one evening while \
-         the machine's speed drifted by a third, 1.22-1.32x (p50 2.0-3.0 ms more; four of the nine within the aim). A process timeline \
+         gave 1.35x (1.34-1.38x over the sessions before); with them, over twelve runs on one evening \
+         while the machine's speed drifted by a third, 1.22-1.32x (p50 2.0-3.0 ms more; four of the twelve \
+         within the aim, the table above is the last). A process timeline \
          (medians of 40 launches each) places the rest: latchgate from its exec to bwrap's exec 2.2 ms, of \
          which about 1 ms is the network namespace that plain bwrap makes inside its own 7.6 ms; \
          sandbox-init from its exec to the agent's exec 0.75 ms; then after the agent exits, init's and \

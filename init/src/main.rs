@@ -55,6 +55,9 @@ pub unsafe extern "C" fn main(
     //    (the agent becomes dumpable again at execve; init and its forwarder
     //    threads stay out of reach of ptrace and /proc/1/mem).
     fds::cloexec_inherited();
+    // Named for `ps` on the host: run from its memfd, the kernel would call
+    // it by the descriptor's number.
+    sys::set_name(c"sandbox-init");
     let argc = usize::try_from(argc).unwrap_or(0);
     // SAFETY: musl's crt passes argc pointers to NUL-terminated strings in
     // argv; they live, unchanged, for the whole process.

@@ -202,6 +202,15 @@ pub fn prctl(op: c_int, arg2: c_ulong) -> c_int {
     unsafe { libc::prctl(op, arg2, zero, zero, zero) }
 }
 
+/// Sets this thread's name (`comm`, what `ps` shows; at most 15 bytes
+/// are kept). Best effort: a name is not a security property.
+pub fn set_name(name: &CStr) {
+    let zero: c_ulong = 0;
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string from the pointer,
+    // which `name` is for the whole call.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), zero, zero, zero) };
+}
+
 /// Closes `fd`; the result is ignored (on Linux the descriptor is released
 /// even when close reports an error).
 pub fn close(fd: c_int) {
@@ -211,13 +220,22 @@ pub fn close(fd: c_int) {
 
 /// open(path, flags): the descriptor, or the errno.
 pub fn open(path: &CStr, flags: c_int) -> Result<c_int, c_int> {
+    // The system call itself: musl's open() follows every O_CLOEXEC open
+    // with an fcntl(F_SETFD) for kernels older than 2.6.23, one more
+    // system call per path (init opens about twenty).
     // SAFETY: `path` is NUL-terminated; no mode argument is needed as
     // `flags` never holds O_CREAT or O_TMPFILE here.
-    let fd = unsafe { libc::open(path.as_ptr(), flags) };
-    if fd < 0 {
-        Err(errno())
-    } else {
-        Ok(fd)
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::c_long::from(libc::AT_FDCWD),
+            path.as_ptr(),
+            libc::c_long::from(flags),
+        )
+    };
+    match c_int::try_from(fd) {
+        Ok(fd) if fd >= 0 => Ok(fd),
+        _ => Err(errno()),
     }
 }
 

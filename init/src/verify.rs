@@ -54,6 +54,12 @@ impl Status {
         }
     }
 
+    /// Whether the `<name>:` line holds exactly `value` now.
+    pub fn line_is(&self, name: &str, value: &str) -> bool {
+        let mut buf = [0u8; STATUS_MAX];
+        field(self.read(&mut buf), name) == Some(value.as_bytes())
+    }
+
     /// Whether the file has a `<name>:` line (CapAmb is missing on kernels
     /// without ambient capabilities).
     pub fn has_line(&self, name: &str) -> bool {
