@@ -27,7 +27,6 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Exit code when the sandbox could not be established (the agent never ran).
@@ -83,7 +82,8 @@ fn say(line: &str) {
 
 /// Everything set up before the spawn.
 struct Prepared {
-    child: std::process::Child,
+    /// bwrap's pid.
+    child: i32,
     ready: std::io::PipeReader,
     info: std::io::PipeReader,
     /// The pty master and the user's terminal in raw mode, when interactive.
@@ -377,20 +377,17 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
     args.push("--".into());
     args.extend(command);
 
-    let mut cmd = Command::new(&bwrap);
-    cmd.args(&args).env_clear();
+    let program = spawn::Program::new(&bwrap, &args)
+        .map_err(|e| format!("cannot start bwrap ({}): {e}", bwrap.display()))?;
     let mut terminal = None;
+    let mut slave = None;
     if interactive {
         let size = pty::window_size(0);
-        let (master, slave) =
+        let (master, s) =
             pty::open(0, size).map_err(|e| format!("cannot open a terminal for the agent: {e}"))?;
         let raw = pty::RawMode::enable(0)
             .map_err(|e| format!("cannot set the terminal to raw mode: {e}"))?;
-        let s2 = slave.try_clone().map_err(|e| format!("dup: {e}"))?;
-        let s3 = slave.try_clone().map_err(|e| format!("dup: {e}"))?;
-        cmd.stdin(Stdio::from(slave))
-            .stdout(Stdio::from(s2))
-            .stderr(Stdio::from(s3));
+        slave = Some(s);
         terminal = Some((master, raw));
     }
     let keep: Vec<RawFd> = vec![init_fd.as_raw_fd(), ready_w.as_raw_fd(), info_w.as_raw_fd()];
@@ -402,14 +399,15 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         run_as: owner,
         keep_fds: keep,
         own_process_group: true,
+        stdio: slave.as_ref().map(|s| [s.as_raw_fd(); 3]),
     };
-    let child = spawn::spawn(&mut cmd, setup)
+    let child = spawn::spawn(&program, &setup)
         .map_err(|e| format!("cannot start bwrap ({}): {e}", bwrap.display()))?;
     // Written while bwrap sets the sandbox up (to the gate's ledger, a
     // round trip and its fsync).
     recorder.record(started_fields);
     // Our copies of the child's ends close here, so EOF means "bwrap gone".
-    drop((ready_w, info_w, init_fd, cmd));
+    drop((ready_w, info_w, init_fd, slave));
 
     Ok(Prepared {
         child,
@@ -557,7 +555,7 @@ fn set_owner_mode(p: &Path, owner: Option<(u32, u32)>, mode: u32) -> Result<(), 
 /// the sandbox) and the usage line watch for the ready byte as it comes.
 fn supervise(mut p: Prepared, signals: &OwnedFd, usage_signal: bool, spec: &SandboxSpec) -> i32 {
     let started = Instant::now();
-    let pid = p.child.id() as i32;
+    let pid = p.child;
     let mut init_pid: Option<i32> = None;
     let mut info_buf = Vec::new();
     let mut ready = false;
@@ -682,16 +680,7 @@ fn supervise(mut p: Prepared, signals: &OwnedFd, usage_signal: bool, spec: &Sand
             }
         }
     }
-    let exit = exit.or_else(|| {
-        p.child.wait().ok().map(|s| {
-            use std::os::unix::process::ExitStatusExt;
-            match (s.code(), s.signal()) {
-                (Some(c), _) => events::Exit::Code(c),
-                (None, Some(sig)) => events::Exit::Signal(sig),
-                _ => events::Exit::Code(SETUP_FAILED),
-            }
-        })
-    });
+    let exit = exit.or_else(|| events::wait(pid).ok());
     // bwrap is gone: if sandbox-init said ready, the byte is in the pipe.
     ready = ready || ready_byte(&mut p.ready, &mut ready_open);
     drop(p.terminal.take());

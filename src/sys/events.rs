@@ -33,7 +33,7 @@ fn set_of(signals: &[i32]) -> libc::sigset_t {
 
 /// Blocks `HANDLED` in this thread (threads spawned later inherit it) and
 /// returns a signalfd that reads them. Children get an empty mask back
-/// (std's spawn resets it).
+/// (`spawn::spawn` resets it).
 pub fn signal_fd() -> io::Result<OwnedFd> {
     let set = set_of(HANDLED);
     // SAFETY: `set` is initialised; the old-mask pointer may be null.
@@ -108,6 +108,28 @@ impl Exit {
         match self {
             Exit::Code(c) => c,
             Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// Waits for `pid` to end and reaps it.
+pub fn wait(pid: i32) -> io::Result<Exit> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is valid for writes.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if libc::WIFEXITED(status) {
+            return Ok(Exit::Code(libc::WEXITSTATUS(status)));
+        }
+        if libc::WIFSIGNALED(status) {
+            return Ok(Exit::Signal(libc::WTERMSIG(status)));
         }
     }
 }
