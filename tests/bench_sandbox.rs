@@ -196,9 +196,18 @@ fn bench_sandbox_start() {
          sandbox-init from its exec to the agent's exec 0.75 ms; then after the agent exits, init's and \
          latchgate's exits (0.12 and 0.39 ms) on top of bwrap's. Tried and dropped: making the network \
          namespace on a thread while the launch is prepared, which gained nothing here because the \
-         scheduler ran the new thread on the same vCPU, preempting the main one. Left: a spawn that does \
-         not wait for bwrap's exec (one hand-off) and a smaller start for latchgate itself (page faults of \
-         a 10.7 MB static binary). \
+         scheduler ran the new thread on the same vCPU, preempting the main one. \
+         Session 8 (2026-11-24): bwrap is started with clone(CLONE_VM | CLONE_VFORK) and raw system calls \
+         instead of std's fork, so the launcher's page tables are not copied and neither side takes \
+         copy-on-write faults (interleaved A/B, 200 launches each: p50 0.34 and 0.52 ms less); nine runs \
+         of this benchmark then gave 1.19-1.29x (median 1.25x, six of the nine within the aim). Tried and \
+         dropped in that session, each with no difference in an interleaved A/B: a spawn that does not \
+         wait for bwrap's exec (one hand-off fewer), and committing mimalloc's arena at once (29 mprotect \
+         calls fewer). Counting CPU over the whole machine (/proc/stat, perf -a) both commands keep about \
+         one vCPU busy for the whole launch; the launcher's process costs about 3 ms of CPU per launch, of \
+         which 0.7 ms is the network namespace, about 0.6 ms page faults (mostly fault-around mapping of \
+         the 10.7 MB binary: a launch maps 3.5 MB of it) and 0.3 ms its exit (unmapping them). What is \
+         left is that footprint: the launcher's path touches code spread over most of the binary. \
          Against v0.2, which copied its 47 MB binary and slept in a probe on every launch, the start is about \
          10x faster.\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
