@@ -272,14 +272,8 @@ fn read_chunked<R: BufRead>(r: &mut R, max_body: usize) -> Result<Vec<u8>, ReadE
     loop {
         line.clear();
         read_line_limited(r, &mut line, 1024)?;
-        let text =
-            std::str::from_utf8(&line).map_err(|_| bad(400, "bad_request", "bad chunk size"))?;
-        let size_text = text
-            .trim_end_matches(['\r', '\n'])
-            .split(';')
-            .next()
-            .unwrap_or("");
-        let size = parse_digits(size_text.trim_end_matches([' ', '\t']), 16)
+        let size = chunk_size(line_content(&line))
+            .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| bad(400, "bad_request", "bad chunk size"))?;
         if size == 0 {
             // Trailers: read until the empty line.
@@ -309,7 +303,37 @@ fn read_chunked<R: BufRead>(r: &mut R, max_body: usize) -> Result<Vec<u8>, ReadE
     }
 }
 
-/// Parses a Content-Length (radix 10) or chunk size (radix 16): digits only.
+/// A line without its end: the `\n` and one `\r` before it.
+fn line_content(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The size on a chunk-size line (given without its CRLF), the one rule
+/// for both halves of the product: the gate's request reader here and the
+/// egress proxy's streaming decoder (`proxy::body`), so the two can never
+/// disagree on where a chunk ends. RFC 9112: `1*HEXDIG [ BWS ";" ext ]`:
+/// hex digits only (no sign, no `0x`), at most 15 of them (below 2^60, so
+/// no overflow anywhere), then spaces or tabs (some servers pad the size
+/// even without an extension) and an extension, whose content is ignored.
+pub fn chunk_size(line: &[u8]) -> Option<u64> {
+    let mut digits = match line.iter().position(|&b| b == b';') {
+        Some(i) => line.get(..i)?,
+        None => line,
+    };
+    while let Some(rest) = digits
+        .strip_suffix(b" ")
+        .or_else(|| digits.strip_suffix(b"\t"))
+    {
+        digits = rest;
+    }
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+}
+
+/// Parses a Content-Length (radix 10): digits only.
 /// `usize::from_str_radix` alone would also take a leading `+`, which RFC 9112
 /// does not allow and another parser on the path may read differently.
 fn parse_digits(text: &str, radix: u32) -> Option<usize> {
@@ -501,6 +525,36 @@ mod tests {
         match parse(raw) {
             Err(ReadError::Bad(status, _, _)) => Some(status),
             _ => None,
+        }
+    }
+
+    #[test]
+    fn chunk_size_lines() {
+        for (line, want) in [
+            (&b"2"[..], Some(2)),
+            (b"1F", Some(31)),
+            (b"0", Some(0)),
+            (b"a;name=value", Some(10)),
+            (b"a \t;ext", Some(10)),
+            (b"fffffffffffffff", Some(0xfff_ffff_ffff_ffff)),
+            (b"", None),
+            (b";ext", None),
+            (b"2 ", Some(2)),
+            (b"2\t ", Some(2)),
+            (b" 2", None),
+            (b"+2", None),
+            (b"0x2", None),
+            (b"-1", None),
+            (b"2\r", None),
+            (b"2\x0c;ext", None),
+            (b"1000000000000000", None),
+        ] {
+            assert_eq!(
+                chunk_size(line),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 

@@ -179,22 +179,11 @@ pub fn copy_chunked<R: BufRead, W: Write>(
     }
 }
 
-/// `1*HEXDIG [ BWS ; ext ]` on its own line.
+/// `1*HEXDIG [ BWS ; ext ]` on its own line (the rule is the gate's own:
+/// `net::http::chunk_size`).
 fn read_chunk_size<R: BufRead>(r: &mut R) -> io::Result<u64> {
     let line = read_line(r)?;
-    let digits = match line.iter().position(|&b| b == b';') {
-        Some(i) => line.get(..i).unwrap_or_default(),
-        None => &line[..],
-    };
-    let digits = digits
-        .strip_suffix(b" ")
-        .or_else(|| digits.strip_suffix(b"\t"))
-        .unwrap_or(digits);
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
-        return Err(bad("bad chunk size"));
-    }
-    let text = std::str::from_utf8(digits).map_err(|_| bad("bad chunk size"))?;
-    u64::from_str_radix(text, 16).map_err(|_| bad("bad chunk size"))
+    crate::net::http::chunk_size(&line).ok_or_else(|| bad("bad chunk size"))
 }
 
 /// Trailer fields up to the blank line, read and dropped.
