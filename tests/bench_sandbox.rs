@@ -199,8 +199,8 @@ fn bench_sandbox_start() {
          scheduler ran the new thread on the same vCPU, preempting the main one. \
          Session 8 (2026-11-24): bwrap is started with clone(CLONE_VM | CLONE_VFORK) and raw system calls \
          instead of std's fork, so the launcher's page tables are not copied and neither side takes \
-         copy-on-write faults (interleaved A/B, 200 launches each: p50 0.34 and 0.52 ms less); nine runs \
-         of this benchmark then gave 1.19-1.29x (median 1.25x, six of the nine within the aim). Tried and \
+         copy-on-write faults (interleaved A/B, 200 launches each: p50 0.34 and 0.52 ms less); fifteen \
+         runs of this benchmark then gave 1.19-1.29x (median 1.24x, eleven of the fifteen within the aim). Tried and \
          dropped in that session, each with no difference in an interleaved A/B: a spawn that does not \
          wait for bwrap's exec (one hand-off fewer), and committing mimalloc's arena at once (29 mprotect \
          calls fewer). Counting CPU over the whole machine (/proc/stat, perf -a) both commands keep about \
