@@ -125,12 +125,20 @@ pub fn wait(pid: i32) -> io::Result<Exit> {
             }
             return Err(e);
         }
-        if libc::WIFEXITED(status) {
-            return Ok(Exit::Code(libc::WEXITSTATUS(status)));
+        if let Some(exit) = decode(status) {
+            return Ok(exit);
         }
-        if libc::WIFSIGNALED(status) {
-            return Ok(Exit::Signal(libc::WTERMSIG(status)));
-        }
+    }
+}
+
+/// An ended child's wait status, or `None` (stopped or continued).
+fn decode(status: libc::c_int) -> Option<Exit> {
+    if libc::WIFEXITED(status) {
+        Some(Exit::Code(libc::WEXITSTATUS(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Some(Exit::Signal(libc::WTERMSIG(status)))
+    } else {
+        None
     }
 }
 
@@ -145,11 +153,5 @@ pub fn try_wait(pid: i32) -> io::Result<Option<Exit>> {
     if rc == 0 {
         return Ok(None);
     }
-    if libc::WIFEXITED(status) {
-        Ok(Some(Exit::Code(libc::WEXITSTATUS(status))))
-    } else if libc::WIFSIGNALED(status) {
-        Ok(Some(Exit::Signal(libc::WTERMSIG(status))))
-    } else {
-        Ok(None)
-    }
+    Ok(decode(status))
 }

@@ -81,21 +81,43 @@ enum Step {
     Exec,
 }
 
-fn describe(step: u32) -> &'static str {
-    match step {
-        1 => "cannot make a new network namespace",
-        2 => "cannot bring up loopback in the new network namespace",
-        3 => "cannot drop the supplementary groups",
-        4 => "cannot change to the agent's group",
-        5 => "cannot change to the agent's user",
-        6 => "cannot arm the parent-death signal",
-        7 => "latchgate ended before bwrap started",
-        8 => "cannot pass a descriptor to bwrap",
-        9 => "cannot make a process group",
-        10 => "cannot attach the agent's terminal",
-        11 => "cannot reset the signal mask",
-        12 => "cannot execute bwrap",
-        _ => "failed before exec",
+impl Step {
+    /// Every step, in order: the report carries a step as its index here.
+    const ALL: [Step; 12] = [
+        Step::NewNetns,
+        Step::LoopbackUp,
+        Step::Setgroups,
+        Step::Setresgid,
+        Step::Setresuid,
+        Step::Pdeathsig,
+        Step::ParentGone,
+        Step::KeepFd,
+        Step::ProcessGroup,
+        Step::Stdio,
+        Step::Signals,
+        Step::Exec,
+    ];
+
+    /// The step a report names, if any.
+    fn from_report(n: u32) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| *s as u32 == n)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Step::NewNetns => "cannot make a new network namespace",
+            Step::LoopbackUp => "cannot bring up loopback in the new network namespace",
+            Step::Setgroups => "cannot drop the supplementary groups",
+            Step::Setresgid => "cannot change to the agent's group",
+            Step::Setresuid => "cannot change to the agent's user",
+            Step::Pdeathsig => "cannot arm the parent-death signal",
+            Step::ParentGone => "latchgate ended before bwrap started",
+            Step::KeepFd => "cannot pass a descriptor to bwrap",
+            Step::ProcessGroup => "cannot make a process group",
+            Step::Stdio => "cannot attach the agent's terminal",
+            Step::Signals => "cannot reset the signal mask",
+            Step::Exec => "cannot execute bwrap",
+        }
     }
 }
 
@@ -169,7 +191,8 @@ pub fn spawn(program: &Program, setup: &ChildSetup) -> io::Result<i32> {
     let step = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let errno = i32::from_le_bytes([b[4], b[5], b[6], b[7]]);
     let e = io::Error::from_raw_os_error(errno);
-    Err(io::Error::new(e.kind(), format!("{}: {e}", describe(step))))
+    let what = Step::from_report(step).map_or("failed before exec", Step::describe);
+    Err(io::Error::new(e.kind(), format!("{what}: {e}")))
 }
 
 fn check(rc: libc::c_int) -> io::Result<()> {
@@ -429,6 +452,16 @@ mod tests {
                 .starts_with("cannot pass a descriptor to bwrap: "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn every_step_reads_back_from_its_report_number() {
+        for step in Step::ALL {
+            let back = Step::from_report(step as u32).map(Step::describe);
+            assert_eq!(back, Some(step.describe()));
+        }
+        assert!(Step::from_report(0).is_none());
+        assert!(Step::from_report(Step::ALL.len() as u32 + 1).is_none());
     }
 
     #[test]
