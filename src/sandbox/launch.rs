@@ -153,6 +153,26 @@ impl Drop for Cleanup {
 
 fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
     let started = Instant::now();
+    let (mode, why) = identity::choose(
+        sys::spawn::euid(),
+        sys::uid(),
+        sys::gid(),
+        spec.run_as,
+        (
+            std::env::var("SUDO_UID").ok(),
+            std::env::var("SUDO_GID").ok(),
+        ),
+        &spec.workspace,
+    );
+    // Root-assisted: the network namespace is made beside the work below
+    // (sys/netns.rs); rootless: bwrap makes it inside its user namespace.
+    let netns = match mode {
+        Mode::RootAssisted { .. } => Some(
+            sys::netns::start()
+                .map_err(|e| format!("cannot start making the network namespace: {e}"))?,
+        ),
+        Mode::Rootless => None,
+    };
     let host_path = std::env::var("PATH").unwrap_or_else(|_| environment::BASE_PATH.to_string());
     let bwrap = platform::find_bwrap(&host_path)?;
     if !kernel::seccomp_available() {
@@ -170,17 +190,6 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
         ));
     }
 
-    let (mode, why) = identity::choose(
-        sys::spawn::euid(),
-        sys::uid(),
-        sys::gid(),
-        spec.run_as,
-        (
-            std::env::var("SUDO_UID").ok(),
-            std::env::var("SUDO_GID").ok(),
-        ),
-        &spec.workspace,
-    );
     let ident = identity::identity(mode, sys::uid(), sys::gid());
     if let Mode::RootAssisted { uid, gid } = mode {
         say(&format!("latchgate sandbox: root-assisted: the agent runs as uid {uid} gid {gid} ({why}), never as root"));
@@ -394,8 +403,12 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
     // Last before the spawn, so a failure above leaves the workspace as it was.
     layout::create_placeholders(&layout)?;
     cleanup.layout = Some(layout);
+    let netns = match netns {
+        Some(pending) => Some(pending.finish().map_err(|e| e.to_string())?),
+        None => None,
+    };
     let setup = spawn::ChildSetup {
-        new_netns_with_loopback: mode != Mode::Rootless,
+        netns: netns.as_ref().map(|fd| fd.as_raw_fd()),
         run_as: owner,
         keep_fds: keep,
         own_process_group: true,
@@ -407,7 +420,7 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
     // round trip and its fsync).
     recorder.record(started_fields);
     // Our copies of the child's ends close here, so EOF means "bwrap gone".
-    drop((ready_w, info_w, init_fd, slave));
+    drop((ready_w, info_w, init_fd, slave, netns));
 
     Ok(Prepared {
         child,

@@ -5,6 +5,7 @@ pub mod events;
 pub mod kernel;
 pub mod landlock;
 pub mod memfd;
+pub mod netns;
 pub mod openat2;
 pub mod pty;
 pub mod readyfd;

@@ -27,9 +27,10 @@ use std::path::Path;
 /// What the child does before exec, in this order.
 #[derive(Clone, Debug, Default)]
 pub struct ChildSetup {
-    /// Root-assisted mode: enter a new network namespace and bring its
-    /// loopback up while still root (real CAP_NET_ADMIN, works on every kernel).
-    pub new_netns_with_loopback: bool,
+    /// Root-assisted mode: enter this network namespace (a descriptor from
+    /// `netns::Pending::finish`, made with its loopback up while still
+    /// root) before anything else.
+    pub netns: Option<RawFd>,
     /// Root-assisted mode: become this (uid, gid) before exec, dropping every
     /// supplementary group; bwrap then runs unprivileged, as in rootless mode.
     pub run_as: Option<(u32, u32)>,
@@ -67,8 +68,7 @@ impl Program {
 /// The child's steps, named in a failure.
 #[derive(Clone, Copy)]
 enum Step {
-    NewNetns = 1,
-    LoopbackUp,
+    EnterNetns = 1,
     Setgroups,
     Setresgid,
     Setresuid,
@@ -83,9 +83,8 @@ enum Step {
 
 impl Step {
     /// Every step, in order: the report carries a step as its index here.
-    const ALL: [Step; 12] = [
-        Step::NewNetns,
-        Step::LoopbackUp,
+    const ALL: [Step; 11] = [
+        Step::EnterNetns,
         Step::Setgroups,
         Step::Setresgid,
         Step::Setresuid,
@@ -105,8 +104,7 @@ impl Step {
 
     fn describe(self) -> &'static str {
         match self {
-            Step::NewNetns => "cannot make a new network namespace",
-            Step::LoopbackUp => "cannot bring up loopback in the new network namespace",
+            Step::EnterNetns => "cannot enter the sandbox's network namespace",
             Step::Setgroups => "cannot drop the supplementary groups",
             Step::Setresgid => "cannot change to the agent's group",
             Step::Setresuid => "cannot change to the agent's user",
@@ -247,12 +245,11 @@ fn child_steps(setup: &ChildSetup, parent: libc::pid_t) -> Result<(), (Step, i32
     // SAFETY (all syscalls below): each takes integers or pointers to data
     // on this stack or prepared by `spawn`, and acts on this process only.
     unsafe {
-        if setup.new_netns_with_loopback {
+        if let Some(fd) = setup.netns {
             at(
-                Step::NewNetns,
-                libc::syscall(libc::SYS_unshare, libc::CLONE_NEWNET),
+                Step::EnterNetns,
+                libc::syscall(libc::SYS_setns, fd, libc::CLONE_NEWNET),
             )?;
-            loopback_up().map_err(|e| (Step::LoopbackUp, e))?;
         }
         if let Some((uid, gid)) = setup.run_as {
             let groups = [gid as libc::gid_t];
@@ -340,38 +337,6 @@ fn child_steps(setup: &ChildSetup, parent: libc::pid_t) -> Result<(), (Step, i32
     Ok(())
 }
 
-/// Sets IFF_UP on `lo` in the current network namespace (SIOCSIFFLAGS),
-/// with raw system calls (it runs in the child).
-fn loopback_up() -> Result<(), i32> {
-    // SAFETY: socket takes integers and returns a new descriptor or -errno.
-    let fd = raw(unsafe {
-        libc::syscall(
-            libc::SYS_socket,
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
-    // SAFETY: ifreq is plain data; all-zero is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: `req` is a valid ifreq naming "lo" for both ioctls; the
-    // union member written is the flags field SIOCSIFFLAGS reads.
-    let rc = raw(unsafe { libc::syscall(libc::SYS_ioctl, fd, libc::SIOCGIFFLAGS, &mut req) })
-        .and_then(|_| {
-            // SAFETY: as above.
-            unsafe {
-                req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-                raw(libc::syscall(libc::SYS_ioctl, fd, libc::SIOCSIFFLAGS, &req))
-            }
-        });
-    // SAFETY: closes the socket opened above.
-    unsafe { libc::syscall(libc::SYS_close, fd) };
-    rc.map(|_| ())
-}
-
 /// Sends `sig` to process `pid` (a negative pid names a process group).
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill takes integers only.
@@ -450,6 +415,46 @@ mod tests {
         assert!(
             e.to_string()
                 .starts_with("cannot pass a descriptor to bwrap: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn enters_the_given_network_namespace_with_loopback_up() {
+        if euid() != 0 {
+            // Making a network namespace needs root (CI runs as root; the
+            // netns module's own test covers the refusal).
+            return;
+        }
+        let netns = crate::sys::netns::start().unwrap().finish().unwrap();
+        let made = std::fs::read_link(format!("/proc/self/fd/{}", netns.as_raw_fd())).unwrap();
+        // In the namespace made, with loopback (and only loopback) up: its
+        // 127.0.0.1 routes exist only once lo is up.
+        let script = format!(
+            "[ \"$(readlink /proc/self/ns/net)\" = '{}' ] && \
+             [ $(grep -c : /proc/self/net/dev) -eq 1 ] && \
+             grep -q '^ *lo:' /proc/self/net/dev && \
+             grep -q 127.0.0.1 /proc/self/net/fib_trie",
+            made.display()
+        );
+        let setup = ChildSetup {
+            netns: Some(netns.as_raw_fd()),
+            ..ChildSetup::default()
+        };
+        assert_eq!(
+            run("/bin/sh", &["-c", &script], &setup).unwrap(),
+            Exit::Code(0)
+        );
+        // A descriptor that is not a namespace is refused by that step.
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let setup = ChildSetup {
+            netns: Some(file.as_raw_fd()),
+            ..ChildSetup::default()
+        };
+        let e = run("/bin/true", &[], &setup).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot enter the sandbox's network namespace: "),
             "{e}"
         );
     }
