@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 /// Messages to the background thread.
 pub(crate) enum BgMsg {
-    /// Records up to `seq` (chain hash `hash`) are durable.
-    Durable(u64, String),
+    /// New records are durable: write a head for the newest one when due.
+    HeadDue,
     /// Finish pending work and exit.
     Stop,
 }
@@ -36,32 +36,31 @@ pub(crate) const HEAD_MIN_INTERVAL: Duration = Duration::from_millis(200);
 
 fn run(inner: Weak<Inner>, rx: Receiver<BgMsg>, tick: Duration) {
     let mut next_tick = Instant::now() + tick;
-    let mut pending: Option<(u64, String)> = None;
+    let mut pending = false;
     let mut next_head = Instant::now();
     loop {
         let now = Instant::now();
         let mut wake = next_tick;
-        if pending.is_some() {
+        if pending {
             wake = wake.min(next_head);
         }
         match rx.recv_timeout(wake.saturating_duration_since(now)) {
-            Ok(BgMsg::Durable(seq, hash)) => pending = Some((seq, hash)),
+            Ok(BgMsg::HeadDue) => pending = true,
             Ok(BgMsg::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                if let (Some((seq, hash)), Some(ledger)) = (pending.take(), inner.upgrade()) {
-                    let _ = ledger.write_head(seq, &hash);
+                if let (true, Some(ledger)) = (pending, inner.upgrade()) {
+                    let _ = ledger.write_head_for_latest();
                 }
                 return;
             }
             Err(RecvTimeoutError::Timeout) => {}
         }
         let now = Instant::now();
-        if pending.is_some() && now >= next_head {
+        if pending && now >= next_head {
             let Some(ledger) = inner.upgrade() else {
                 return;
             };
-            if let Some((seq, hash)) = pending.take() {
-                let _ = ledger.write_head(seq, &hash);
-            }
+            pending = false;
+            let _ = ledger.write_head_for_latest();
             next_head = Instant::now() + HEAD_MIN_INTERVAL;
         }
         if now >= next_tick {

@@ -30,7 +30,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -117,6 +117,10 @@ pub(crate) struct Inner {
     /// receipt_id → where its record's line is (durable records only).
     index: Mutex<HashMap<Box<str>, Loc>>,
     bg_tx: Sender<BgMsg>,
+    /// A `HeadDue` message is on its way or waiting: later batches need not
+    /// wake the background thread again (it reads the newest durable record
+    /// when it writes the head). Cleared by that thread before it reads.
+    head_wake_sent: AtomicBool,
     /// Sequence number in head.json as last written by us.
     head_written: Mutex<u64>,
     appends: AtomicU64,
@@ -213,6 +217,7 @@ impl Ledger {
             durable_cv: Condvar::new(),
             index: Mutex::new(scan.receipts),
             bg_tx: tx,
+            head_wake_sent: AtomicBool::new(false),
             head_written: Mutex::new(head.as_ref().map_or(0, |h| h.seq)),
             appends: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
@@ -522,8 +527,12 @@ impl Inner {
             self.durable_cv.notify_all();
             match result {
                 Ok(()) => {
-                    let _ = self.bg_tx.send(BgMsg::Durable(last.0, last.1.clone()));
                     st.durable = Some(last);
+                    // One wake per head write, not one per batch: a wake is a
+                    // futex call here and a context switch there, per call.
+                    if !self.head_wake_sent.swap(true, Ordering::SeqCst) {
+                        let _ = self.bg_tx.send(BgMsg::HeadDue);
+                    }
                 }
                 Err(e) => {
                     // The leader reports the I/O error itself; everyone
@@ -597,6 +606,18 @@ impl Inner {
             self.checkpoint()
         } else {
             Ok(())
+        }
+    }
+
+    /// Writes head.json for the newest durable record (the background
+    /// thread, after a `HeadDue`): clears the wake flag first, so a batch
+    /// made durable after the read below wakes the thread again.
+    pub(crate) fn write_head_for_latest(&self) -> Result<(), LedgerError> {
+        self.head_wake_sent.store(false, Ordering::SeqCst);
+        let latest = self.lock()?.durable.clone();
+        match latest {
+            Some((seq, hash)) => self.write_head(seq, &hash),
+            None => Ok(()),
         }
     }
 
@@ -1030,6 +1051,38 @@ mod tests {
         let head = Head::read(t.path()).unwrap().unwrap().unwrap();
         assert_eq!(head.seq, 4);
         assert!(chain::is_checkpoint(&record(t.path(), 4)));
+    }
+
+    #[test]
+    fn the_head_follows_the_newest_durable_record_with_one_wake_per_write() {
+        // The background thread is woken once per head write, not once per
+        // batch, and writes the newest durable record when it is due: a burst
+        // of appends ends with a head at the last one, and an append after
+        // that write (the wake flag cleared) is anchored too.
+        let t = TempDir::new("ledger-head-latest");
+        let l = open(t.path());
+        let head_seq = || {
+            Head::read(t.path())
+                .unwrap()
+                .and_then(Result::ok)
+                .map(|h| h.seq)
+        };
+        let wait_for = |want: u64| {
+            for _ in 0..100 {
+                if head_seq() == Some(want) {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        };
+        for i in 1..=30 {
+            l.append(event(i)).unwrap();
+        }
+        assert!(wait_for(30), "head at {:?}, not 30", head_seq());
+        std::thread::sleep(background::HEAD_MIN_INTERVAL);
+        l.append(event(31)).unwrap();
+        assert!(wait_for(31), "head at {:?}, not 31", head_seq());
     }
 
     #[test]
