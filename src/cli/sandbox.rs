@@ -68,6 +68,14 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         println!("{HELP}");
         return Ok(0);
     }
+    // As root (root-assisted mode) the sandbox's network namespace is made
+    // on a helper thread from here on, beside reading the configuration and
+    // preparing the launch (sys/netns.rs); the launch waits for it.
+    let netns = if !a.print_config && crate::sys::spawn::euid() == 0 {
+        crate::sys::netns::start().ok()
+    } else {
+        None
+    };
     let (inputs, gate_side) =
         match gather(a.cli, a.workspace, a.sandbox_config, a.config, a.command) {
             Ok(g) => g,
@@ -87,7 +95,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
         admin_socket: Some(gate_side.admin_socket),
         usage_signal: std::env::var("LATCHGATE_USAGE_SIGNAL").is_ok_and(|v| v == "1"),
     };
-    Ok(sandbox::launch::run(&spec, &opts))
+    Ok(sandbox::launch::run(&spec, &opts, netns))
 }
 
 fn report(problems: &[String]) -> i32 {

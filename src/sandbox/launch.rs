@@ -50,19 +50,22 @@ pub struct Options {
     pub admin_socket: Option<PathBuf>,
 }
 
-/// Runs the plan; returns the exit code for latchgate.
-pub fn run(spec: &SandboxSpec, opts: &Options) -> i32 {
+/// Runs the plan; returns the exit code for latchgate. `netns` is the
+/// network namespace of a root-assisted launch if the caller started making
+/// it already (`sys::netns::start`); otherwise it is made here.
+pub fn run(spec: &SandboxSpec, opts: &Options, netns: Option<sys::netns::Pending>) -> i32 {
     if cfg!(not(target_os = "linux")) || init_image::IMAGE.is_empty() {
         eprintln!("latchgate sandbox: agent sandbox requires Linux (the gate itself runs anywhere; on macOS use a Linux VM or Docker)");
         return SETUP_FAILED;
     }
-    // Before any thread exists: every thread inherits the blocked mask, so
-    // signals reach only the main loop below.
+    // Before any other thread starts (the network namespace's helper, which
+    // may be running already, blocks every signal itself): every thread
+    // inherits the blocked mask, so signals reach only the main loop below.
     let signals = match events::signal_fd() {
         Ok(fd) => fd,
         Err(e) => return fail(&format!("cannot take over signals: {e}")),
     };
-    let prepared = match prepare(spec, opts) {
+    let prepared = match prepare(spec, opts, netns) {
         Ok(p) => p,
         Err(msg) => return fail(&msg),
     };
@@ -151,7 +154,11 @@ impl Drop for Cleanup {
     }
 }
 
-fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
+fn prepare(
+    spec: &SandboxSpec,
+    opts: &Options,
+    early_netns: Option<sys::netns::Pending>,
+) -> Result<Prepared, String> {
     let started = Instant::now();
     let (mode, why) = identity::choose(
         sys::spawn::euid(),
@@ -166,12 +173,13 @@ fn prepare(spec: &SandboxSpec, opts: &Options) -> Result<Prepared, String> {
     );
     // Root-assisted: the network namespace is made beside the work below
     // (sys/netns.rs); rootless: bwrap makes it inside its user namespace.
-    let netns = match mode {
-        Mode::RootAssisted { .. } => Some(
+    let netns = match (mode, early_netns) {
+        (Mode::RootAssisted { .. }, Some(pending)) => Some(pending),
+        (Mode::RootAssisted { .. }, None) => Some(
             sys::netns::start()
                 .map_err(|e| format!("cannot start making the network namespace: {e}"))?,
         ),
-        Mode::Rootless => None,
+        (Mode::Rootless, _) => None,
     };
     let host_path = std::env::var("PATH").unwrap_or_else(|_| environment::BASE_PATH.to_string());
     let bwrap = platform::find_bwrap(&host_path)?;

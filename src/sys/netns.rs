@@ -19,13 +19,16 @@ use std::thread::JoinHandle;
 pub struct Pending(JoinHandle<io::Result<OwnedFd>>);
 
 /// Starts making a new network namespace with loopback up. Needs
-/// CAP_SYS_ADMIN and CAP_NET_ADMIN (root-assisted mode). Start it after
-/// the launcher has blocked its signals, so the thread inherits the mask.
+/// CAP_SYS_ADMIN and CAP_NET_ADMIN (root-assisted mode). The thread blocks
+/// every signal, so signals keep reaching the launcher's main thread.
 pub fn start() -> io::Result<Pending> {
     let handle = std::thread::Builder::new()
         .name("netns".into())
         .stack_size(64 * 1024)
-        .spawn(make)?;
+        .spawn(|| {
+            block_signals();
+            make()
+        })?;
     move_off_this_cpu(&handle);
     Ok(Pending(handle))
 }
@@ -37,6 +40,19 @@ impl Pending {
         self.0
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the network namespace thread failed")))
+    }
+}
+
+/// Blocks every signal in the calling thread: the launcher takes its
+/// signals on the main thread only (a signalfd), and this thread may start
+/// before it blocks them.
+fn block_signals() {
+    // SAFETY: sigset_t is plain data, filled by sigfillset before use;
+    // pthread_sigmask changes the calling thread's mask only.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
 
