@@ -20,6 +20,7 @@ use super::environment::{self, EnvInput};
 use super::events::Recorder;
 use super::identity::{self, Mode};
 use super::layout::{self, Arg, Layout, LayoutInput, INIT_PATH, PROXY_SOCKET, WORKSPACE};
+use super::session_dir::{self, SessionDir};
 use super::{discover, init_image, platform, routes, SandboxSpec};
 use crate::sys::{self, events, kernel, memfd, pty, spawn};
 use std::io::{Read, Write};
@@ -141,13 +142,13 @@ impl Egress {
 /// it ends (a failed launch included): the session directory with
 /// proxy.sock, and the workspace placeholders.
 struct Cleanup {
-    session_dir: PathBuf,
+    session_dir: SessionDir,
     layout: Option<Layout>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.session_dir);
+        let _ = std::fs::remove_dir_all(&self.session_dir.path);
         if let Some(l) = &self.layout {
             layout::remove_placeholders(l);
         }
@@ -238,11 +239,11 @@ fn prepare(
         Mode::Rootless => None,
     };
     let mut cleanup = Cleanup {
-        session_dir: session_dir(owner.is_some())?,
+        session_dir: session_dir::create(owner.is_some())?,
         layout: None,
     };
     let egress = crate::egress::EgressConfig::from_settings(&opts.egress)?;
-    let proxy_path = cleanup.session_dir.join("proxy.sock");
+    let proxy_path = cleanup.session_dir.path.join("proxy.sock");
     let listener = UnixListener::bind(&proxy_path)
         .map_err(|e| format!("cannot listen on {}: {e}", proxy_path.display()))?;
     set_owner_mode(&proxy_path, owner, 0o600)?;
@@ -316,7 +317,7 @@ fn prepare(
         match arg {
             Arg::Words(w) => fs_args.extend(w.iter().cloned()),
             Arg::Data { dest, mode, bytes } => {
-                let file = cleanup.session_dir.join(format!("file-{i}"));
+                let file = cleanup.session_dir.path.join(format!("file-{i}"));
                 write_new_file(&file, *mode, bytes)
                     .map_err(|e| format!("cannot write {} (for {dest}): {e}", file.display()))?;
                 fs_args.extend([
@@ -427,6 +428,11 @@ fn prepare(
     // Written while bwrap sets the sandbox up (to the gate's ledger, a
     // round trip and its fsync).
     recorder.record(started_fields);
+    // Meanwhile too: the directories of sessions killed before they could
+    // remove theirs (session_dir.rs).
+    if let Some(parent) = cleanup.session_dir.path.parent() {
+        session_dir::sweep(parent, session_dir::SWEEP_MIN_AGE);
+    }
     // Our copies of the child's ends close here, so EOF means "bwrap gone".
     drop((ready_w, info_w, init_fd, slave, netns));
 
@@ -499,48 +505,6 @@ fn session_token() -> Result<String, String> {
     crate::crypto::random::fill(&mut b).map_err(|e| format!("randomness: {e}"))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
-
-/// A new private directory for this session's socket and files: root's and
-/// searchable by all (0711) in root-assisted mode, so that the agent's
-/// user, as whom bwrap runs, reaches what it binds by name while only root
-/// can list or change it; the user's own (0700) in rootless mode.
-fn session_dir(root_assisted: bool) -> Result<PathBuf, String> {
-    // A tmpfs only its owner can write is best: /run as root, the user's
-    // runtime directory otherwise. Where that is not a tmpfs (some
-    // containers and VMs put /run on the root disk), /dev/shm is, on almost
-    // every Linux: the directory is private (0700, a fresh random name) in
-    // either, and on a disk file system creating and removing it costs a
-    // journal commit each (measured: 0.35 ms of the session's exit). The
-    // temporary directory is the last resort.
-    let mut preferred: Vec<PathBuf> = Vec::new();
-    if root_assisted {
-        preferred.push(PathBuf::from("/run"));
-    } else {
-        preferred.extend(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from));
-    }
-    preferred.push(PathBuf::from("/dev/shm"));
-    let (mut bases, disk): (Vec<PathBuf>, Vec<PathBuf>) =
-        preferred.into_iter().partition(|b| sys::is_tmpfs(b));
-    bases.extend(disk);
-    bases.push(std::env::temp_dir());
-    let mut b = [0u8; 8];
-    crate::crypto::random::fill(&mut b).map_err(|e| format!("randomness: {e}"))?;
-    let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let mut last = String::new();
-    for base in bases.iter().filter(|b| b.is_dir()) {
-        let dir = base.join(format!("latchgate-sandbox-{name}"));
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {
-                set_owner_mode(&dir, None, if root_assisted { 0o711 } else { 0o700 })?;
-                return Ok(dir);
-            }
-            Err(e) => last = format!("{}: {e}", dir.display()),
-        }
-    }
-    Err(format!("cannot create the session directory ({last})"))
-}
-
-use std::os::unix::fs::DirBuilderExt;
 
 /// A new file (never an existing one or a symlink) holding `bytes`, with
 /// exactly `mode` whatever the umask.

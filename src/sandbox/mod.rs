@@ -20,6 +20,7 @@ pub mod platform;
 pub mod profiles;
 pub mod resolve;
 pub mod routes;
+pub mod session_dir;
 pub mod validate;
 
 pub use config::Layer;
