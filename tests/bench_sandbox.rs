@@ -165,51 +165,52 @@ fn bench_sandbox_start() {
          | plain bwrap | {b50:.2} ms | {b95:.2} ms |\n\n\
          Ratio {ratio:.2}x, {extra:.2} ms more at p50: {verdict} the aim (at most 1.25x and at most 10 ms more). LatchGate v0.2 on this kind of machine: 130.6 ms \
          against bwrap's 3.7 ms.\n\n\
-         Where the difference goes (measured 2026-11-24, session 7, on this machine: `perf stat`, \
-         sched_switch, process and syscall tracepoints over 20-200 launches). Both commands use about the \
-         same CPU time (about 8.6 ms per launch over all their processes, against 8.5 ms for plain bwrap, \
-         which makes its network namespace itself), so much of the difference is waiting, not work: this \
-         machine is a VM whose idle vCPUs halt at once (no guest halt polling) and whose scheduler packs \
-         tasks onto one vCPU, so every hand-off between processes or threads (a wakeup, a thread start or \
-         join, an exec-time migration) costs tens to hundreds of microseconds and nothing overlaps. A launch \
-         made 21 context switches against plain bwrap's 7. Changes from that study: the launcher reads \
-         sandbox-init's ready byte and bwrap's info when it needs them (a signal to pass on, the deadline, \
-         the exit) instead of waking for each; the proxy's accept thread starts at the agent's first \
-         connection, the event writer thread at the first proxy event (the launcher's own two events are \
-         written by its main thread, sandbox_started while bwrap works) and sandbox-init's forwarder \
-         thread at the first connection too (SIGIO on its listening socket); sandbox-init runs from its \
-         sealed memfd through /proc/self/fd instead of being copied into the sandbox and mounted (plain \
-         bwrap no longer mounts it either); the generated /etc files are bound from the session directory \
-         instead of copied in by bwrap (`--ro-bind-data` cost about 0.05 ms more per file); sandbox-init's \
-         seccomp filter finds the syscall number by binary search (attaching a filter runs it once for \
-         every syscall number; the linear one took about 0.15 ms) and makes about 60 fewer system calls \
-         (the bounding set is not walked when /proc/self/status shows it empty, which bwrap leaves it; \
-         paths are opened with the openat system call, without musl's extra fcntl per open); and \
-         mimalloc reserves 64 MiB instead of \
-         1 GiB at the first allocation (setting up its bitmaps for the reservation was about a quarter of a \
-         short command's CPU: `latchgate --version` went from 0.82 to 0.61 ms). Before them this benchmark \
-         gave 1.35x (1.34-1.38x over the sessions before); with them, over twelve runs on one evening \
-         while the machine's speed drifted by a third, 1.22-1.32x (p50 2.0-3.0 ms more; four of the twelve \
-         within the aim, the table above is the last). A process timeline \
-         (medians of 40 launches each) places the rest: latchgate from its exec to bwrap's exec 2.2 ms, of \
-         which about 1 ms is the network namespace that plain bwrap makes inside its own 7.6 ms; \
-         sandbox-init from its exec to the agent's exec 0.75 ms; then after the agent exits, init's and \
-         latchgate's exits (0.12 and 0.39 ms) on top of bwrap's. Tried and dropped: making the network \
-         namespace on a thread while the launch is prepared, which gained nothing here because the \
-         scheduler ran the new thread on the same vCPU, preempting the main one. \
-         Session 8 (2026-11-24): bwrap is started with clone(CLONE_VM | CLONE_VFORK) and raw system calls \
-         instead of std's fork, so the launcher's page tables are not copied and neither side takes \
-         copy-on-write faults (interleaved A/B, 200 launches each: p50 0.34 and 0.52 ms less); fifteen \
-         runs of this benchmark then gave 1.19-1.29x (median 1.24x, eleven of the fifteen within the aim). Tried and \
-         dropped in that session, each with no difference in an interleaved A/B: a spawn that does not \
-         wait for bwrap's exec (one hand-off fewer), and committing mimalloc's arena at once (29 mprotect \
-         calls fewer). Counting CPU over the whole machine (/proc/stat, perf -a) both commands keep about \
-         one vCPU busy for the whole launch; the launcher's process costs about 3 ms of CPU per launch, of \
-         which 0.7 ms is the network namespace, about 0.6 ms page faults (mostly fault-around mapping of \
-         the 10.7 MB binary: a launch maps 3.5 MB of it) and 0.3 ms its exit (unmapping them). What is \
-         left is that footprint: the launcher's path touches code spread over most of the binary. \
-         Against v0.2, which copied its 47 MB binary and slept in a probe on every launch, the start is about \
-         10x faster.\n",
+         Against v0.2, which copied its 47 MB binary and slept in a probe on every launch, the start is \
+         about 10x faster.\n\n\
+         ### Where the difference goes\n\n\
+         Measured on this machine in sessions 7-9 (2026-11-24) with `perf stat`, `perf record`, `perf sched` \
+         and /proc/stat over 100-400 launches:\n\n\
+         - It is CPU work on the critical path, not waiting: both commands keep one vCPU busy for the whole launch \
+         (busy time over the whole machine equals wall time). The process tree of `latchgate sandbox` uses about \
+         8.5 ms of CPU per launch against plain bwrap's 6.0 ms, with 410 page faults against 196 and 17-20 context \
+         switches against 8-10.\n\
+         - The launcher's main thread, about 1.5 ms: the start and exit of a 10.7 MB static PIE (its relocations \
+         write 49 pages at every start; its path touches code spread over the binary, mapped by fault-around and \
+         unmapped at exit), first touches of heap pages, and about 150 system calls (configuration, the session \
+         directory with the proxy socket and the generated /etc files, the sealed memfd of sandbox-init).\n\
+         - sandbox-init, about 0.8 ms: its own exec, Landlock rules (a path opened per rule), the seccomp \
+         filter's translation and JIT, the fork of the agent, and its exit.\n\
+         - The network namespace (about 0.7 ms of kernel work) is made by plain bwrap too. In root-assisted mode \
+         the launcher makes it, with loopback up, on a helper thread moved to another CPU while its main thread \
+         prepares the rest, started as soon as the flags are parsed (session 9; interleaved A/B, 300 launches x3 \
+         each: p50 0.12-0.24 ms less for the thread, and up to 0.23 ms less again for starting it that early). Without \
+         the move the scheduler queued the thread on the launcher's own CPU, where it gained nothing (session 7). \
+         Its time varies: in thirty back-to-back launches (`perf sched`) it took 0.6-0.7 ms in some and 1.3-2.5 ms \
+         of kernel CPU in others, and then the launcher waited 0.2-0.7 ms for it; this is most of the run-to-run \
+         spread below.\n\n\
+         Changes that brought it from 1.35x (sessions 5-6) to here, each measured by interleaved A/B:\n\n\
+         - the launcher reads sandbox-init's ready byte and bwrap's info when it needs them (a signal to pass \
+         on, the deadline, the exit) instead of waking for each;\n\
+         - threads start when first needed: the proxy's accept thread and the event writer at the agent's first \
+         connection or event, sandbox-init's forwarder at the first connection (SIGIO on its listening socket);\n\
+         - sandbox-init runs from its sealed memfd through /proc/self/fd, not copied into the sandbox;\n\
+         - the generated /etc files are bound from the session directory (`--ro-bind-data` cost about 0.05 ms \
+         more per file);\n\
+         - sandbox-init's seccomp filter finds the syscall by binary search (attaching a filter runs it once per \
+         syscall number; the linear one took about 0.15 ms), and it makes about 60 fewer system calls;\n\
+         - mimalloc reserves 64 MiB, not 1 GiB, at the first allocation (`latchgate --version` went from 0.82 \
+         to 0.61 ms);\n\
+         - bwrap is started with clone(CLONE_VM | CLONE_VFORK) and raw system calls instead of std's fork: no \
+         page-table copy, no copy-on-write faults (p50 0.34 and 0.52 ms less);\n\
+         - the network namespace on a helper thread, above.\n\n\
+         Runs of this benchmark: 1.22-1.32x over twelve runs in session 7; 1.19-1.29x over fifteen in session 8 \
+         (median 1.24x, eleven within the aim); 1.14-1.31x over thirty-two in session 9, with the namespace's thread \
+         started as soon as the flags are parsed (median 1.21x; twenty-seven within the aim; four of the five others, \
+         1.26-1.31x, came in one half hour in which interleaved launches gave about 1.27x throughout), while plain bwrap \
+         itself moved between 6.7 and 11.6 ms with the machine's speed.\n\n\
+         Tried and dropped, no difference in an interleaved A/B: a spawn that does not wait for bwrap's exec, \
+         committing mimalloc's arena at once. Left: the launcher's footprint (function ordering at link time would \
+         need lld; a non-PIE build would remove the relocation writes but give up ASLR for the binary).\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         kernel.trim(),
     );
