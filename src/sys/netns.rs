@@ -22,14 +22,23 @@ pub struct Pending(JoinHandle<io::Result<OwnedFd>>);
 /// CAP_SYS_ADMIN and CAP_NET_ADMIN (root-assisted mode). The thread blocks
 /// every signal, so signals keep reaching the launcher's main thread.
 pub fn start() -> io::Result<Pending> {
+    // The thread may not end before `move_off_this_cpu` is done with it:
+    // musl clears an ended thread's tid, and pthread_setaffinity_np with a
+    // tid of 0 would move the calling (main) thread instead.
+    let placed = std::sync::Arc::new(std::sync::Mutex::new(()));
+    let placing = placed.lock();
+    let wait_placed = placed.clone();
     let handle = std::thread::Builder::new()
         .name("netns".into())
         .stack_size(64 * 1024)
-        .spawn(|| {
+        .spawn(move || {
             block_signals();
-            make()
+            let made = make();
+            drop(wait_placed.lock());
+            made
         })?;
     move_off_this_cpu(&handle);
+    drop(placing);
     Ok(Pending(handle))
 }
 
@@ -64,7 +73,10 @@ fn make() -> io::Result<OwnedFd> {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(
             e.kind(),
-            format!("cannot make a new network namespace: {e}"),
+            format!(
+                "cannot make a new network namespace: {e} (as root, latchgate makes it itself and needs CAP_SYS_ADMIN; \
+                 without that, as in an unprivileged container, run latchgate as a non-root user: its bwrap makes the namespace in a user namespace)"
+            ),
         ));
     }
     loopback_up().map_err(|errno| {
@@ -113,8 +125,9 @@ fn move_off_this_cpu(handle: &JoinHandle<io::Result<OwnedFd>>) {
         return;
     }
     mask[word] &= !bit;
-    // SAFETY: the thread behind `handle` exists (it is joined only later);
-    // `mask` holds `bytes` bytes, the size of a cpu_set_t.
+    // SAFETY: the thread behind `handle` has not ended (`start` keeps it
+    // from ending until this returns) and is joined only later; `mask`
+    // holds `bytes` bytes, the size of a cpu_set_t.
     unsafe {
         libc::pthread_setaffinity_np(
             handle.as_pthread_t() as usize as libc::pthread_t,
@@ -160,6 +173,24 @@ fn loopback_up() -> Result<(), i32> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn the_calling_thread_keeps_its_cpus() {
+        // Only the helper thread is moved off the caller's CPU.
+        let cpus = || {
+            std::fs::read_to_string("/proc/thread-self/status")
+                .unwrap()
+                .lines()
+                .find(|l| l.starts_with("Cpus_allowed_list:"))
+                .map(str::to_string)
+        };
+        let before = cpus();
+        assert!(before.is_some());
+        for _ in 0..20 {
+            let _ = start().and_then(Pending::finish);
+            assert_eq!(cpus(), before);
+        }
+    }
 
     #[test]
     fn makes_a_namespace_other_than_ours_and_leaves_ours_alone() {
