@@ -204,8 +204,8 @@ fn bench_sandbox_start() {
          page-table copy, no copy-on-write faults (p50 0.34 and 0.52 ms less);\n\
          - the network namespace on a helper thread, above.\n\n\
          Runs of this benchmark: 1.22-1.32x over twelve runs in session 7; 1.19-1.29x over fifteen in session 8 \
-         (median 1.24x, eleven within the aim); 1.14-1.31x over thirty-two in session 9, with the namespace's thread \
-         started as soon as the flags are parsed (median 1.21x; twenty-seven within the aim; four of the five others, \
+         (median 1.24x, eleven within the aim); 1.14-1.31x over thirty-five in session 9, with the namespace's thread \
+         started as soon as the flags are parsed (median 1.21x; thirty within the aim; four of the five others, \
          1.26-1.31x, came in one half hour in which interleaved launches gave about 1.27x throughout), while plain bwrap \
          itself moved between 6.7 and 11.6 ms with the machine's speed.\n\n\
          Tried and dropped, no difference in an interleaved A/B: a spawn that does not wait for bwrap's exec, \
