@@ -71,7 +71,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32, String> {
     // As root (root-assisted mode) the sandbox's network namespace is made
     // on a helper thread from here on, beside reading the configuration and
     // preparing the launch (sys/netns.rs); the launch waits for it.
-    let netns = if !a.print_config && crate::sys::spawn::euid() == 0 {
+    let netns = if !a.print_config && sandbox::identity::is_root_assisted(crate::sys::spawn::euid())
+    {
         crate::sys::netns::start().ok()
     } else {
         None

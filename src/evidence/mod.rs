@@ -31,7 +31,7 @@ mod recover;
 pub mod verify;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use error::LedgerError;
 pub use grant::Grant;

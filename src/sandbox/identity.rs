@@ -22,6 +22,13 @@ pub enum Mode {
     },
 }
 
+/// Whether a launch by this effective uid is root-assisted (the launcher
+/// makes the network namespace and changes to the agent's user) rather
+/// than rootless.
+pub fn is_root_assisted(euid: u32) -> bool {
+    euid == 0
+}
+
 /// Where the root-assisted identity came from (said in the launch line).
 pub fn choose(
     euid: u32,
@@ -31,7 +38,7 @@ pub fn choose(
     sudo: (Option<String>, Option<String>),
     workspace: &Path,
 ) -> (Mode, &'static str) {
-    if euid != 0 {
+    if !is_root_assisted(euid) {
         let _ = (uid, gid);
         return (Mode::Rootless, "the invoking user");
     }

@@ -155,16 +155,7 @@ fn is_stale(path: &Path, now: SystemTime, min_age: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "lg-session-{name}-{}-{}",
-            std::process::id(),
-            crate::time::unix_now_millis()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
+    use crate::evidence::testutil::TempDir;
 
     /// A directory named like a session's, with a file in it, `age` old.
     fn session_like(parent: &Path, hex: &str, age: Duration) -> PathBuf {
@@ -180,26 +171,28 @@ mod tests {
 
     #[test]
     fn sweeps_only_old_unlocked_session_directories_of_ours() {
-        let parent = scratch("sweep");
+        let dir = TempDir::new("sweep");
+        let parent = dir.path();
         let old = Duration::from_secs(3600);
-        let stale = session_like(&parent, "00000000000000aa", old);
-        let held = session_like(&parent, "00000000000000bb", old);
+        let stale = session_like(parent, "00000000000000aa", old);
+        let held = session_like(parent, "00000000000000bb", old);
         let lock = File::open(&held).unwrap();
         lock.lock().unwrap();
-        let young = session_like(&parent, "00000000000000cc", Duration::ZERO);
+        let young = session_like(parent, "00000000000000cc", Duration::ZERO);
         // Not named as a session's: a longer name, capitals, another prefix.
         let odd = [
-            session_like(&parent, "00000000000000dd0", old),
-            session_like(&parent, "00000000000000EE", old),
+            session_like(parent, "00000000000000dd0", old),
+            session_like(parent, "00000000000000EE", old),
         ];
         let other = parent.join("latchgate-other-00000000000000ff");
         std::fs::create_dir(&other).unwrap();
         // A symlink named as a session's is not followed or removed.
-        let target = scratch("sweep-target");
+        let target_dir = TempDir::new("sweep-target");
+        let target = target_dir.path();
         let link = parent.join(format!("{PREFIX}0000000000000011"));
-        std::os::unix::fs::symlink(&target, &link).unwrap();
+        std::os::unix::fs::symlink(target, &link).unwrap();
 
-        assert_eq!(sweep(&parent, SWEEP_MIN_AGE), 1);
+        assert_eq!(sweep(parent, SWEEP_MIN_AGE), 1);
         assert!(!stale.exists(), "the stale directory is removed");
         assert!(held.join("file-1").exists(), "a locked one is kept");
         assert!(young.join("file-1").exists(), "a young one is kept");
@@ -208,10 +201,8 @@ mod tests {
 
         // Once its session is gone (the lock dropped), it is swept too.
         drop(lock);
-        assert_eq!(sweep(&parent, SWEEP_MIN_AGE), 1);
+        assert_eq!(sweep(parent, SWEEP_MIN_AGE), 1);
         assert!(!held.exists());
-        let _ = std::fs::remove_dir_all(&parent);
-        let _ = std::fs::remove_dir_all(&target);
     }
 
     #[test]
@@ -220,17 +211,18 @@ mod tests {
             // Only root can make a directory owned by someone else.
             return;
         }
-        let parent = scratch("sweep-owner");
-        let theirs = session_like(&parent, "00000000000000ab", Duration::from_secs(3600));
+        let dir = TempDir::new("sweep-owner");
+        let parent = dir.path();
+        let theirs = session_like(parent, "00000000000000ab", Duration::from_secs(3600));
         std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-        assert_eq!(sweep(&parent, SWEEP_MIN_AGE), 0);
+        assert_eq!(sweep(parent, SWEEP_MIN_AGE), 0);
         assert!(theirs.join("file-1").exists());
-        let _ = std::fs::remove_dir_all(&parent);
     }
 
     #[test]
     fn a_new_session_directory_is_locked_while_it_lives() {
-        let parent = scratch("sweep-live");
+        let tmp = TempDir::new("sweep-live");
+        let parent = tmp.path().to_path_buf();
         let dir = create_in(std::slice::from_ref(&parent), false).unwrap();
         assert_eq!(dir.path.parent(), Some(parent.as_path()));
         assert!(is_session_name(
@@ -243,6 +235,5 @@ mod tests {
         drop(dir);
         let _ = sweep(&parent, Duration::ZERO);
         assert!(!path.exists(), "without its lock it is swept");
-        let _ = std::fs::remove_dir_all(&parent);
     }
 }
